@@ -1,0 +1,53 @@
+# Two commands on a fresh machine: `make book` builds the default study's record; `make test` tests.
+# Every target bootstraps what it needs: the virtual environment (pinned by constraints.txt) and the
+# book's offline scripts (pinned by package-lock.json).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+NODE_INSTALLED := node_modules/.installed
+STUDY ?= study.yaml
+CODESET ?=
+
+.PHONY: book test lint format data bench clean lock
+
+book: $(INSTALLED) $(NODE_INSTALLED)
+	$(BIN)/codeset run $(STUDY) $(if $(CODESET),--codeset $(CODESET))
+
+test: lint data $(NODE_INSTALLED)
+	$(BIN)/pytest tests
+	$(BIN)/pytest --nbval-lax -p no:cacheprovider notebooks
+
+lint: $(INSTALLED)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: $(INSTALLED)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+data: $(INSTALLED)
+	$(BIN)/codeset data $(STUDY)
+
+bench: $(INSTALLED)
+	@echo "benchmarks: see benchmarks/README.md"
+
+clean:
+	rm -rf book/_build book/generated book/vendor data/synthetic/*/ .pytest_cache .ruff_cache
+
+$(INSTALLED): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	touch $@
+
+$(NODE_INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+# Refresh the pins: install the newest versions the ranges in pyproject.toml allow, then freeze them.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -e ".[dev]"
+	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^codesetlib' > constraints.txt
+	rm -rf .lock-venv

@@ -1,0 +1,66 @@
+"""Build the Jupyter Book methods record, with every script it needs served from the book itself."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from codesetlib.errors import StudyError
+
+# Scripts installed from the npm registry (package.json) and copied into the book, so the built pages
+# view offline: MathJax for mathematics, RequireJS and the widget manager for embedded ipywidgets.
+VENDOR_FILES = {
+    "node_modules/mathjax/es5": "mathjax",
+    "node_modules/requirejs/require.js": "require.js",
+    "node_modules/@jupyter-widgets/html-manager/dist/embed-amd.js": "embed-amd.js",
+}
+# The book's static folder; not `_static`, which Jupyter Book would inject into every page.
+VENDOR_DIR = "vendor"
+
+
+def copy_vendor_assets(root: Path, book_dir: Path) -> Path:
+    """Copy the installed npm assets into `book_dir/vendor` (replacing what was there)."""
+    target = book_dir / VENDOR_DIR
+    missing = [src for src in VENDOR_FILES if not (root / src).exists()]
+    if missing:
+        raise StudyError(
+            f"book scripts are not installed ({', '.join(missing)}); run `npm ci` in {root} "
+            "(`make book` does this)"
+        )
+    staging = book_dir / f".{VENDOR_DIR}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for src, dest in VENDOR_FILES.items():
+        source = root / src
+        if source.is_dir():
+            shutil.copytree(source, staging / dest)
+        else:
+            shutil.copy2(source, staging / dest)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return target
+
+
+def build_book(book_dir: Path) -> Path:
+    """Run `jupyter-book build` with warnings as errors; return the path of the built index.html."""
+    command = [
+        str(Path(sys.executable).parent / "jupyter-book"),
+        "build",
+        str(book_dir),
+        "--warningiserror",
+        "--nitpick",
+        "--keep-going",
+        "--quiet",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        log = (result.stdout + result.stderr).strip().splitlines()
+        raise StudyError(
+            "the book did not build:\n" + "\n".join(log[-30:]), path=book_dir / "_config.yml"
+        )
+    index = book_dir / "_build" / "html" / "index.html"
+    if not index.is_file():
+        raise StudyError(f"the book build wrote no {index}", path=book_dir)
+    return index

@@ -1,0 +1,64 @@
+"""One exception family for every user-facing error the kit raises.
+
+Each error carries where it happened (a file, and a line, row or field when known) so that the CLI can
+print one clear line and exit non-zero without a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CodesetError(Exception):
+    """A user error: bad input, an unknown name, a file that does not parse."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.message = message
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.field = field
+        super().__init__(self.location_message())
+
+    def location_message(self) -> str:
+        """The message prefixed with `file:line: field:` where each is known."""
+        where = ""
+        if self.path:
+            where = self.path if self.line is None else f"{self.path}:{self.line}"
+        prefix = f"{where}: " if where else ""
+        field = f"{self.field}: " if self.field else ""
+        return f"{prefix}{field}{self.message}"
+
+
+class CodesetFormatError(CodesetError):
+    """A codeset file that is not valid YAML or does not match the codeset model."""
+
+
+class CodesetNotFound(CodesetError):
+    """A codeset id that names no folder under the codesets directory."""
+
+
+class TerminologyError(CodesetError):
+    """A terminology release that cannot be found or read."""
+
+
+class UnknownCode(TerminologyError):
+    """A code that is not in the terminology release."""
+
+
+class DatasetError(CodesetError):
+    """A dataset that is missing, malformed or lacks a required table or column."""
+
+
+class CohortError(CodesetError):
+    """A cohort definition that cannot run: bad dates, unknown codesets, missing columns."""
+
+
+class StudyError(CodesetError):
+    """A study configuration that is invalid or names something that does not exist."""

@@ -1,0 +1,43 @@
+"""environment.yml (for conda users) lists the same dependencies as pyproject.toml."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _names(requirements: list[str]) -> dict[str, str]:
+    out = {}
+    for req in requirements:
+        match = re.match(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*(.*)$", req)
+        out[match.group(1).lower()] = match.group(3).replace(" ", "")
+    return out
+
+
+def test_environment_yml_agrees_with_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = _names(project["dependencies"] + project["optional-dependencies"]["dev"])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    listed = _names(
+        [
+            d
+            for d in env["dependencies"]
+            if isinstance(d, str) and not d.startswith(("python=", "pip"))
+        ]
+    )
+    listed.pop("nodejs", None)
+    assert listed == wanted
+
+
+def test_every_dependency_is_pinned_in_the_constraints():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pinned = {
+        line.split("==")[0].lower()
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line
+    }
+    names = _names(project["dependencies"] + project["optional-dependencies"]["dev"])
+    assert set(names) - pinned == set()
