@@ -9,17 +9,25 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _normalise(name: str) -> str:
+    """A package name as PyPI compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _names(requirements: list[str]) -> dict[str, str]:
     out = {}
     for req in requirements:
         match = re.match(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*(.*)$", req)
-        out[match.group(1).lower()] = match.group(3).replace(" ", "")
+        out[_normalise(match.group(1))] = match.group(3).replace(" ", "")
     return out
 
 
 def test_environment_yml_agrees_with_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = _names(project["dependencies"] + project["optional-dependencies"]["dev"])
+    wanted = _names(
+        project["dependencies"]
+        + [d for extra in project["optional-dependencies"].values() for d in extra]
+    )
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     listed = _names(
         [
@@ -29,15 +37,19 @@ def test_environment_yml_agrees_with_pyproject():
         ]
     )
     listed.pop("nodejs", None)
+    listed.pop("openjdk", None)
     assert listed == wanted
 
 
 def test_every_dependency_is_pinned_in_the_constraints():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     pinned = {
-        line.split("==")[0].lower()
+        _normalise(line.split("==")[0])
         for line in (ROOT / "constraints.txt").read_text().splitlines()
         if "==" in line
     }
-    names = _names(project["dependencies"] + project["optional-dependencies"]["dev"])
+    names = _names(
+        project["dependencies"]
+        + [d for extra in project["optional-dependencies"].values() for d in extra]
+    )
     assert set(names) - pinned == set()
