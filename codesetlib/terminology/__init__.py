@@ -7,8 +7,8 @@ users put the licensed releases they hold.
 
 from __future__ import annotations
 
+import functools
 import os
-from functools import cache
 from pathlib import Path
 
 from codesetlib.errors import TerminologyError
@@ -38,7 +38,7 @@ def available_releases() -> dict[str, Release]:
     return found
 
 
-@cache
+@functools.cache
 def open_release(release_id: str) -> Terminology:
     """Load the release with this id; the loaded release is kept for the life of the process."""
     releases = available_releases()

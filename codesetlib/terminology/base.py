@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from codesetlib.errors import UnknownCode
+from codesetlib.errors import TerminologyError, UnknownCode
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,18 @@ class Concept:
     system: str
     release: str
     fully_specified_name: str | None = None
+
+
+class MalformedRelease(TerminologyError):
+    """A release whose files do not parse or break a rule of their format; names file, line and field."""
+
+
+class MissingReleaseFile(MalformedRelease):
+    """A release folder that lacks a file its format requires."""
+
+
+class HierarchyCycle(MalformedRelease):
+    """An is-a hierarchy in which a concept is its own ancestor."""
 
 
 class Terminology(ABC):
@@ -70,6 +82,14 @@ class Terminology(ABC):
     @abstractmethod
     def codes(self) -> Iterable[str]:
         """Every code in the release, active or not."""
+
+    @abstractmethod
+    def code_problem(self, code: str) -> str | None:
+        """Why `code` is not a well-formed code of this coding system (None when it is)."""
+
+    def normalise(self, code: str) -> str:
+        """The form of `code` the release stores; systems with several written forms override it."""
+        return code
 
     def concept(self, code: str) -> Concept:
         """The concept for `code`; raises UnknownCode when the release does not contain it."""

@@ -9,19 +9,33 @@ from __future__ import annotations
 
 import csv
 import re
-from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-from stdnum import verhoeff
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyarrow import csv as arrow_csv
 
 from codesetlib.errors import TerminologyError
-from codesetlib.terminology.base import Concept, Release, Terminology
+from codesetlib.terminology.base import MalformedRelease, MissingReleaseFile, Release
+from codesetlib.terminology.cache import index_path
+from codesetlib.terminology.identifiers import (
+    CONCEPT_PARTITIONS,
+    first_bad_sctid,
+    sctid_problem,
+    verhoeff_valid,
+)
+from codesetlib.terminology.index import IndexedTerminology, ReleaseTables, build_index
+
+__all__ = ["CONCEPT_PARTITIONS", "SnomedCT", "find_release", "sctid_problem", "verhoeff_valid"]
 
 SYSTEM = "snomedct"
 IS_A = "116680003"
 FSN_TYPE = "900000000000003001"
 PREFERRED = "900000000000548007"
+GB_ENGLISH = "900000000000508004"
 ASSOCIATIONS = {
     "900000000000526001": "REPLACED_BY",
     "900000000000527005": "SAME_AS",
@@ -34,32 +48,6 @@ ASSOCIATIONS = {
 }
 # The semantic tag of a fully specified name, e.g. "(disorder)".
 SEMANTIC_TAG = re.compile(r"\s\(([^()]+)\)$")
-
-_SCTID = re.compile(r"^[1-9][0-9]{5,17}$")
-# Partition identifiers: 00/10 concept, 01/11 description, 02/12 relationship (core / extension).
-CONCEPT_PARTITIONS = {"00", "10"}
-
-
-def verhoeff_valid(digits: str) -> bool:
-    """True when the last digit of `digits` is a correct Verhoeff check digit for the rest."""
-    return verhoeff.is_valid(digits)
-
-
-def sctid_problem(code: str, *, partitions: set[str] | None = None) -> str | None:
-    """Why `code` is not a valid SNOMED CT identifier (None when it is).
-
-    Checks the form (6 to 18 digits, no leading zero), the partition identifier and the Verhoeff check
-    digit, as the SNOMED CT identifier specification sets them out.
-    """
-    if not _SCTID.match(code):
-        return "expected 6 to 18 digits with no leading zero"
-    partition = code[-3:-1]
-    allowed = CONCEPT_PARTITIONS if partitions is None else partitions
-    if partition not in allowed:
-        return f"partition identifier {partition} is not one of {', '.join(sorted(allowed))}"
-    if not verhoeff_valid(code):
-        return "the check digit is wrong (Verhoeff)"
-    return None
 
 
 def semantic_tag(fully_specified_name: str) -> str | None:
@@ -95,7 +83,7 @@ def _one_file(root: Path, subfolder: str, pattern: str) -> Path:
     found = sorted(folder.rglob(pattern)) if folder.is_dir() else []
     if len(found) != 1:
         what = "no file" if not found else f"{len(found)} files"
-        raise TerminologyError(f"expected one file matching {pattern}, found {what}", path=folder)
+        raise MissingReleaseFile(f"expected one file matching {pattern}, found {what}", path=folder)
     return found[0]
 
 
@@ -110,14 +98,14 @@ def read_rf2(path: Path, required: list[str]) -> Iterator[tuple[int, dict[str, s
         reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
-            raise TerminologyError(
+            raise MalformedRelease(
                 f"missing column(s) {', '.join(missing)}; expected {', '.join(required)}",
                 path=path,
                 line=1,
             )
         for line, row in enumerate(reader, start=2):
-            if None in row or any(row[c] is None for c in required):
-                raise TerminologyError(
+            if None in row or None in row.values():
+                raise MalformedRelease(
                     f"expected {len(reader.fieldnames or [])} tab-separated fields",
                     path=path,
                     line=line,
@@ -125,114 +113,179 @@ def read_rf2(path: Path, required: list[str]) -> Iterator[tuple[int, dict[str, s
             yield line, row
 
 
-class SnomedCT(Terminology):
-    """A SNOMED CT release read from an RF2 Snapshot folder."""
+def release_files(path: Path) -> dict[str, Path | None]:
+    """The RF2 files of the release in `path` that the index is built from (refsets are optional)."""
+    return {
+        "concept": _one_file(path, "Terminology", "sct2_Concept_Snapshot_*.txt"),
+        "description": _one_file(path, "Terminology", "sct2_Description_Snapshot-en_*.txt"),
+        "relationship": _one_file(path, "Terminology", "sct2_Relationship_Snapshot_*.txt"),
+        "language": _optional_file(path, "der2_cRefset_LanguageSnapshot*.txt"),
+        "association": _optional_file(path, "der2_cRefset_AssociationSnapshot*.txt"),
+    }
+
+
+def read_rf2_columns(path: Path, required: list[str]) -> pa.Table:
+    """The `required` columns of an RF2 file as strings, plus the `line` each row was read from.
+
+    The file is parsed in bulk with pyarrow; if that fails, the row-by-row reader finds the line.
+    """
+    with path.open(encoding="utf-8") as handle:
+        header = handle.readline().rstrip("\r\n").split("\t")
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise MalformedRelease(
+            f"missing column(s) {', '.join(missing)}; expected {', '.join(required)}",
+            path=path,
+            line=1,
+        )
+    try:
+        table = arrow_csv.read_csv(
+            path,
+            parse_options=arrow_csv.ParseOptions(delimiter="\t", quote_char=False),
+            convert_options=arrow_csv.ConvertOptions(
+                include_columns=required, column_types=dict.fromkeys(header, pa.string())
+            ),
+        )
+    except pa.ArrowInvalid as error:
+        for _ in read_rf2(path, required):
+            pass
+        raise MalformedRelease(f"cannot be read as RF2: {error}", path=path) from error
+    return table.append_column("line", pa.array(np.arange(2, table.num_rows + 2)))
+
+
+def _first_missing(table: pa.Table, column: str, known: pa.Array) -> int | None:
+    """Position of the first row whose `column` is not among the `known` codes."""
+    present = pc.is_in(table[column], value_set=known).to_numpy(zero_copy_only=False)
+    return None if present.all() else int(np.argmin(present))
+
+
+def _read_concepts(path: Path) -> pa.Table:
+    concepts = read_rf2_columns(path, ["id", "active"])
+    bad = first_bad_sctid(concepts["id"].to_pylist())
+    if bad is not None:
+        code = concepts["id"][bad].as_py()
+        raise MalformedRelease(
+            f"concept id {code}: {sctid_problem(code)}",
+            path=path,
+            line=bad + 2,
+            field="id",
+        )
+    return concepts
+
+
+def _read_descriptions(path: Path, known: pa.Array) -> pa.Table:
+    descriptions = read_rf2_columns(path, ["id", "active", "conceptId", "typeId", "term"])
+    bad = _first_missing(descriptions, "conceptId", known)
+    if bad is not None:
+        row = descriptions.slice(bad, 1).to_pylist()[0]
+        raise MalformedRelease(
+            f"description {row['id']} names concept {row['conceptId']}, which is not in the release",
+            path=path,
+            line=bad + 2,
+            field="conceptId",
+        )
+    return descriptions
+
+
+def _read_is_a(path: Path, known: pa.Array) -> pa.Table:
+    rows = read_rf2_columns(path, ["active", "sourceId", "destinationId", "typeId"])
+    is_a = rows.filter(pc.and_(pc.equal(rows["active"], "1"), pc.equal(rows["typeId"], IS_A)))
+    problems = [
+        (bad, field)
+        for field in ("sourceId", "destinationId")
+        if (bad := _first_missing(is_a, field, known)) is not None
+    ]
+    if problems:
+        bad, field = min(problems)
+        code = is_a[field][bad].as_py()
+        raise MalformedRelease(
+            f"is-a row names concept {code}, which is not in the release",
+            path=path,
+            line=is_a["line"][bad].as_py(),
+            field=field,
+        )
+    return pa.table(
+        {"child": is_a["sourceId"], "parent": is_a["destinationId"], "line": is_a["line"]}
+    )
+
+
+def _read_refset(path: Path | None, columns: list[str]) -> pa.Table:
+    if path is None:
+        return pa.table({c: pa.array([], pa.string()) for c in columns})
+    return read_rf2_columns(path, columns)
+
+
+# Preferred term: a synonym preferred in GB English, else preferred in another language refset, else the
+# first active synonym; the fully specified name only when a concept has no synonym.
+_NAMES = f"""
+WITH preferred AS (
+    SELECT referencedComponentId AS id,
+           min(CASE WHEN refsetId = '{GB_ENGLISH}' THEN 0 ELSE 1 END) AS rank
+    FROM language WHERE active = '1' AND acceptabilityId = '{PREFERRED}' GROUP BY 1
+), named AS (
+    SELECT d.conceptId, d.typeId, d.term, d.line, coalesce(p.rank, 2) AS rank
+    FROM descriptions d LEFT JOIN preferred p ON p.id = d.id WHERE d.active = '1'
+), names AS (
+    SELECT conceptId,
+           min_by(term, rank * 10000000000 + line) FILTER (WHERE typeId <> '{FSN_TYPE}') AS term,
+           min_by(term, line) FILTER (WHERE typeId = '{FSN_TYPE}') AS fsn
+    FROM named GROUP BY conceptId
+)
+SELECT c.id AS code, c.active = '1' AS active, n.term, n.fsn
+FROM concepts c LEFT JOIN names n ON n.conceptId = c.id
+"""
+
+
+def _association_names() -> pa.Table:
+    return pa.table({"refsetId": list(ASSOCIATIONS), "association": list(ASSOCIATIONS.values())})
+
+
+def read_release(files: dict[str, Path | None]) -> ReleaseTables:
+    """Read and check the RF2 files of one release into the tables the index is built from."""
+    concepts = _read_concepts(files["concept"])
+    known = concepts["id"].combine_chunks()
+    descriptions = _read_descriptions(files["description"], known)
+    is_a = _read_is_a(files["relationship"], known)
+    language = _read_refset(
+        files["language"], ["active", "refsetId", "referencedComponentId", "acceptabilityId"]
+    )
+    association = _read_refset(
+        files["association"], ["active", "refsetId", "referencedComponentId", "targetComponentId"]
+    )
+    with duckdb.connect() as db:
+        for name, table in [
+            ("concepts", concepts),
+            ("descriptions", descriptions),
+            ("language", language),
+            ("association", association),
+            ("association_names", _association_names()),
+        ]:
+            db.register(name, table)
+        return ReleaseTables(
+            concepts=db.sql(_NAMES).to_arrow_table(),
+            descriptions=db.sql(
+                "SELECT conceptId AS code, term FROM descriptions WHERE active = '1'"
+            ).to_arrow_table(),
+            is_a=is_a,
+            history=db.sql(
+                "SELECT a.referencedComponentId AS code, n.association, a.targetComponentId AS target "
+                "FROM association a JOIN association_names n USING (refsetId) WHERE a.active = '1'"
+            ).to_arrow_table(),
+            is_a_path=files["relationship"],
+        )
+
+
+class SnomedCT(IndexedTerminology):
+    """A SNOMED CT release read from an RF2 Snapshot folder, indexed once into the cache."""
 
     def __init__(self, path: Path) -> None:
-        self.release = find_release(path)
-        self._active: dict[str, bool] = {}
-        self._fsn: dict[str, str] = {}
-        self._preferred: dict[str, str] = {}
-        self._terms: dict[str, list[str]] = defaultdict(list)
-        self._parents: dict[str, set[str]] = defaultdict(set)
-        self._children: dict[str, set[str]] = defaultdict(set)
-        self._history: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-        self._load_concepts(_one_file(path, "Terminology", "sct2_Concept_Snapshot_*.txt"))
-        preferred_ids = self._preferred_description_ids(path)
-        self._load_descriptions(
-            _one_file(path, "Terminology", "sct2_Description_Snapshot-en_*.txt"), preferred_ids
-        )
-        self._load_relationships(_one_file(path, "Terminology", "sct2_Relationship_Snapshot_*.txt"))
-        association = _optional_file(path, "der2_cRefset_AssociationSnapshot*.txt")
-        if association is not None:
-            self._load_history(association)
+        release = find_release(path)
+        files = release_files(path)
+        sources = [f for f in files.values() if f is not None]
+        target = index_path(release.id, sources, extra=str(path.resolve()))
+        if not target.exists():
+            build_index(read_release(files), release, target)
+        super().__init__(target, release)
 
-    def _load_concepts(self, path: Path) -> None:
-        for line, row in read_rf2(path, ["id", "active"]):
-            problem = sctid_problem(row["id"])
-            if problem:
-                raise TerminologyError(f"concept id {row['id']}: {problem}", path=path, line=line)
-            self._active[row["id"]] = row["active"] == "1"
-
-    def _preferred_description_ids(self, path: Path) -> set[str]:
-        language = _optional_file(path, "der2_cRefset_LanguageSnapshot*.txt")
-        if language is None:
-            return set()
-        columns = ["active", "referencedComponentId", "acceptabilityId"]
-        return {
-            row["referencedComponentId"]
-            for _, row in read_rf2(language, columns)
-            if row["active"] == "1" and row["acceptabilityId"] == PREFERRED
-        }
-
-    def _load_descriptions(self, path: Path, preferred_ids: set[str]) -> None:
-        columns = ["id", "active", "conceptId", "typeId", "term"]
-        for line, row in read_rf2(path, columns):
-            concept = row["conceptId"]
-            if concept not in self._active:
-                raise TerminologyError(
-                    f"description {row['id']} names concept {concept}, which is not in the release",
-                    path=path,
-                    line=line,
-                    field="conceptId",
-                )
-            if row["active"] != "1":
-                continue
-            self._terms[concept].append(row["term"])
-            if row["typeId"] == FSN_TYPE:
-                self._fsn[concept] = row["term"]
-            elif row["id"] in preferred_ids or concept not in self._preferred:
-                self._preferred[concept] = row["term"]
-
-    def _load_relationships(self, path: Path) -> None:
-        columns = ["active", "sourceId", "destinationId", "typeId"]
-        for line, row in read_rf2(path, columns):
-            if row["active"] != "1" or row["typeId"] != IS_A:
-                continue
-            child, parent = row["sourceId"], row["destinationId"]
-            for field, code in (("sourceId", child), ("destinationId", parent)):
-                if code not in self._active:
-                    raise TerminologyError(
-                        f"is-a row names concept {code}, which is not in the release",
-                        path=path,
-                        line=line,
-                        field=field,
-                    )
-            self._parents[child].add(parent)
-            self._children[parent].add(child)
-
-    def _load_history(self, path: Path) -> None:
-        columns = ["active", "refsetId", "referencedComponentId", "targetComponentId"]
-        for _, row in read_rf2(path, columns):
-            name = ASSOCIATIONS.get(row["refsetId"])
-            if row["active"] == "1" and name is not None:
-                self._history[row["referencedComponentId"]][name].add(row["targetComponentId"])
-
-    def lookup(self, code: str) -> Concept | None:
-        if code not in self._active:
-            return None
-        fsn = self._fsn.get(code)
-        term = self._preferred.get(code) or fsn or ""
-        return Concept(code, term, self._active[code], SYSTEM, self.release.id, fsn)
-
-    def parents(self, code: str) -> frozenset[str]:
-        return frozenset(self._parents.get(code, ()))
-
-    def children(self, code: str) -> frozenset[str]:
-        return frozenset(self._children.get(code, ()))
-
-    def codes(self) -> list[str]:
-        return sorted(self._active)
-
-    def search(self, text: str, *, include_inactive: bool = False) -> list[Concept]:
-        words = text.lower().split()
-        found = [
-            code
-            for code, terms in self._terms.items()
-            if (include_inactive or self._active[code])
-            and any(all(w in term.lower() for w in words) for term in terms)
-        ]
-        return [self.concept(code) for code in sorted(found)]
-
-    def replacements(self, code: str) -> dict[str, frozenset[str]]:
-        return {name: frozenset(targets) for name, targets in self._history.get(code, {}).items()}
+    def code_problem(self, code: str) -> str | None:
+        return sctid_problem(code)

@@ -1,0 +1,233 @@
+"""A release indexed once into a DuckDB file, then walked as columnar arrays.
+
+Every coding system's loader reads its own release format into the same four tables (`ReleaseTables`):
+concepts, descriptions, active is-a edges and history. `build_index` numbers the concepts, refuses a
+cyclic hierarchy and writes the tables into one DuckDB file in the cache (atomically, see `cache`).
+`IndexedTerminology` opens that file: the concepts and the is-a edges become numpy arrays with a CSR
+adjacency in both directions, so `descendants_of` is a vectorised breadth-first walk; text search runs
+in DuckDB over the lower-cased descriptions, which stay on disk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from codesetlib.terminology.base import Concept, HierarchyCycle, Release, Terminology
+from codesetlib.terminology.cache import building
+
+
+@dataclass(frozen=True)
+class ReleaseTables:
+    """A release read into columns: what every loader hands to `build_index`.
+
+    concepts: code, active (bool), term, fsn (may be null). descriptions: code, term (active terms and
+    synonyms). is_a: child, parent, line (active is-a edges and where each was read). history: code,
+    association, target. `is_a_path` names the file the is-a edges came from, for error messages.
+    """
+
+    concepts: pa.Table
+    descriptions: pa.Table
+    is_a: pa.Table
+    history: pa.Table
+    is_a_path: Path | None = None
+
+
+def empty_history() -> pa.Table:
+    """A history table with no rows, for releases that carry no history."""
+    return pa.table(
+        {"code": pa.array([], pa.string()), "association": pa.array([], pa.string())}
+        | {"target": pa.array([], pa.string())}
+    )
+
+
+def compressed_rows(size: int, source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, ...]:
+    """CSR adjacency: the targets of node i are `indices[indptr[i]:indptr[i + 1]]`."""
+    order = np.argsort(source, kind="stable")
+    indptr = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(source, minlength=size), out=indptr[1:])
+    return indptr, target[order].astype(np.int32)
+
+
+def neighbours_of_all(indptr: np.ndarray, indices: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """The neighbours of every node in `nodes`, end to end (with repeats), without a Python loop."""
+    starts, counts = indptr[nodes], indptr[nodes + 1] - indptr[nodes]
+    total = int(counts.sum())
+    offsets = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(total)
+    return indices[offsets]
+
+
+def reachable(indptr: np.ndarray, indices: np.ndarray, start: int) -> np.ndarray:
+    """Every node reachable from `start` (not `start` itself), by a breadth-first walk of whole frontiers."""
+    seen = np.zeros(len(indptr) - 1, dtype=bool)
+    seen[start] = True
+    frontier = np.array([start], dtype=np.int64)
+    while frontier.size:
+        step = neighbours_of_all(indptr, indices, frontier)
+        frontier = np.unique(step[~seen[step]])
+        seen[frontier] = True
+    seen[start] = False
+    return np.flatnonzero(seen)
+
+
+def check_acyclic(codes: np.ndarray, child: np.ndarray, parent: np.ndarray, lines, path) -> None:
+    """Refuse an is-a hierarchy with a cycle, naming the concepts in it and one row that closes it."""
+    size = len(codes)
+    indptr, indices = compressed_rows(size, parent, child)
+    waiting = np.bincount(child, minlength=size)
+    frontier = np.flatnonzero(waiting == 0)
+    while frontier.size:
+        below = neighbours_of_all(indptr, indices, frontier)
+        np.subtract.at(waiting, below, 1)
+        frontier = np.unique(below[waiting[below] == 0])
+    if not waiting.any():
+        return
+    raise _cycle_error(codes, child, parent, waiting > 0, lines, path)
+
+
+def _cycle_error(codes, child, parent, stuck, lines, path) -> HierarchyCycle:
+    # Every concept left waiting has a parent also left waiting, so following them must loop.
+    up = {
+        int(c): (int(p), int(line))
+        for c, p, line in zip(child, parent, lines, strict=True)
+        if stuck[p]
+    }
+    node, path_taken = int(np.flatnonzero(stuck)[0]), []
+    while node not in path_taken:
+        path_taken.append(node)
+        node = up[node][0]
+    loop = path_taken[path_taken.index(node) :]
+    names = " → ".join(str(codes[i]) for i in [*loop, node])
+    return HierarchyCycle(
+        f"is-a cycle: {names} (a concept cannot be its own ancestor)",
+        path=path,
+        line=up[loop[-1]][1],
+    )
+
+
+def build_index(tables: ReleaseTables, release: Release, target: Path) -> None:
+    """Write `tables` as an index file at `target`; nothing is left at `target` if this fails."""
+    with building(target) as temporary:
+        connection = duckdb.connect(str(temporary))
+        try:
+            _write_tables(connection, tables, release)
+            connection.execute("CHECKPOINT")
+        finally:
+            connection.close()
+
+
+def _write_tables(connection: duckdb.DuckDBPyConnection, tables: ReleaseTables, release) -> None:
+    connection.register("source_concepts", tables.concepts)
+    connection.register("source_descriptions", tables.descriptions)
+    connection.register("source_is_a", tables.is_a)
+    connection.register("source_history", tables.history)
+    connection.execute(
+        "CREATE TABLE concepts AS SELECT (row_number() OVER (ORDER BY code) - 1)::INTEGER AS idx, "
+        "code, active, term, fsn FROM source_concepts ORDER BY code"
+    )
+    connection.execute(
+        "CREATE TABLE is_a AS SELECT c.idx AS child, p.idx AS parent, e.line FROM source_is_a e "
+        "JOIN concepts c ON c.code = e.child JOIN concepts p ON p.code = e.parent"
+    )
+    edges = connection.execute("SELECT child, parent, line FROM is_a").fetchnumpy()
+    codes = connection.execute("SELECT code FROM concepts ORDER BY idx").fetchnumpy()["code"]
+    check_acyclic(codes, edges["child"], edges["parent"], edges["line"], tables.is_a_path)
+    connection.execute(
+        "CREATE TABLE descriptions AS SELECT c.idx AS concept, lower(d.term) AS term_lower "
+        "FROM source_descriptions d JOIN concepts c ON c.code = d.code"
+    )
+    connection.execute(
+        "CREATE TABLE history AS SELECT code, association, target FROM source_history"
+    )
+    connection.execute("CREATE TABLE release (system VARCHAR, edition VARCHAR, version VARCHAR)")
+    connection.execute(
+        "INSERT INTO release VALUES (?, ?, ?)", [release.system, release.edition, release.version]
+    )
+
+
+class IndexedTerminology(Terminology):
+    """A release opened from its index file. Subclasses find or build the index for their format."""
+
+    def __init__(self, index_file: Path, release: Release) -> None:
+        self.release = release
+        self.index_file = index_file
+        self._db = duckdb.connect(str(index_file), read_only=True)
+        concepts = self._db.sql("SELECT code, active, term, fsn FROM concepts ORDER BY idx")
+        columns = concepts.to_arrow_table()
+        self._codes = columns["code"].to_numpy()
+        self._active = columns["active"].to_numpy()
+        self._terms = columns["term"].to_numpy()
+        self._fsns = columns["fsn"].to_numpy()
+        self._position = dict(zip(self._codes.tolist(), range(len(self._codes)), strict=True))
+        edges = self._db.execute("SELECT child, parent FROM is_a").fetchnumpy()
+        size, child, parent = len(self._codes), edges["child"], edges["parent"]
+        self._up = compressed_rows(size, child, parent)
+        self._down = compressed_rows(size, parent, child)
+
+    def _at(self, code: str) -> int | None:
+        return self._position.get(self.normalise(code))
+
+    def _concept(self, i: int) -> Concept:
+        fsn = self._fsns[i]
+        return Concept(
+            self._codes[i], self._terms[i] or fsn or "", bool(self._active[i]), self.system,
+            self.release.id, fsn,
+        )  # fmt: skip
+
+    def lookup(self, code: str) -> Concept | None:
+        i = self._at(code)
+        return None if i is None else self._concept(i)
+
+    def _neighbours(self, code: str, adjacency: tuple[np.ndarray, ...]) -> frozenset[str]:
+        i = self._at(code)
+        if i is None:
+            return frozenset()
+        indptr, indices = adjacency
+        return frozenset(self._codes[indices[indptr[i] : indptr[i + 1]]].tolist())
+
+    def parents(self, code: str) -> frozenset[str]:
+        return self._neighbours(code, self._up)
+
+    def children(self, code: str) -> frozenset[str]:
+        return self._neighbours(code, self._down)
+
+    def _walk_from(self, code: str, adjacency: tuple[np.ndarray, ...]) -> frozenset[str]:
+        start = self._position[self.concept(code).code]
+        return frozenset(self._codes[reachable(*adjacency, start)].tolist())
+
+    def descendants_of(self, code: str) -> frozenset[str]:
+        return self._walk_from(code, self._down)
+
+    def ancestors_of(self, code: str) -> frozenset[str]:
+        return self._walk_from(code, self._up)
+
+    def codes(self) -> list[str]:
+        return self._codes.tolist()
+
+    def search(self, text: str, *, include_inactive: bool = False) -> list[Concept]:
+        words = text.lower().split()
+        if not words:
+            return []
+        where = " AND ".join("contains(term_lower, ?)" for _ in words)
+        query = f"SELECT DISTINCT concept FROM descriptions WHERE {where}"
+        found = np.sort(self._db.cursor().execute(query, words).fetchnumpy()["concept"])
+        if not include_inactive:
+            found = found[self._active[found]]
+        return [self._concept(int(i)) for i in found]
+
+    def replacements(self, code: str) -> dict[str, frozenset[str]]:
+        rows = (
+            self._db.cursor()
+            .execute(
+                "SELECT association, target FROM history WHERE code = ?", [self.normalise(code)]
+            )
+            .fetchall()
+        )
+        found: dict[str, set[str]] = {}
+        for association, target in rows:
+            found.setdefault(association, set()).add(target)
+        return {name: frozenset(targets) for name, targets in found.items()}
