@@ -170,7 +170,26 @@ def _read_concepts(path: Path) -> pa.Table:
             line=bad + 2,
             field="id",
         )
+    _refuse_repeats(concepts, path)
     return concepts
+
+
+def _refuse_repeats(concepts: pa.Table, path: Path) -> None:
+    """A Snapshot holds one row per concept; a repeated id would make the release ambiguous."""
+    ids = concepts["id"].to_numpy(zero_copy_only=False)
+    order = np.argsort(ids, kind="stable")
+    repeated = np.flatnonzero(ids[order][1:] == ids[order][:-1])
+    if repeated.size:
+        later = order[repeated + 1]
+        second = int(later.min())
+        first = int(order[repeated[np.argmin(later)]])
+        raise MalformedRelease(
+            f"concept id {ids[second]} appears again (first on line {first + 2}); a Snapshot holds one "
+            "row per concept",
+            path=path,
+            line=second + 2,
+            field="id",
+        )
 
 
 def _read_descriptions(path: Path, known: pa.Array) -> pa.Table:
