@@ -1,6 +1,7 @@
-"""The `codeset` command: build, inspect and check codesets, generate data and run studies.
+"""The `codeset` command: build, inspect, lint, version and exchange codesets; make data; run studies.
 
-Exit codes: 0 success, 1 findings (e.g. `check` found drift), 2 a user error, printed as one line.
+Exit codes: 0 success, 1 findings (lint warnings or errors, `check` drift), 2 a user error, printed as
+one line naming the file, line and field. `--json` gives machine-readable output.
 """
 
 from __future__ import annotations
@@ -13,32 +14,49 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from codesetlib.codeset import codeset_dir, load_codeset, read_codes, write_codes
+from codesetlib.codeset import (
+    available_codesets,
+    codeset_dir,
+    load_codeset,
+    write_atomically,
+    write_codes,
+)
 from codesetlib.errors import CodesetError
-from codesetlib.expand import expand_rules
+from codesetlib.expand import expand_rules, open_codeset_release
 from codesetlib.synthetic import SynthParams, generate_dataset
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USER_ERROR = 0, 1, 2
 
 
-def _folder(args: argparse.Namespace) -> Path:
-    path = Path(args.codeset)
+def _root(args: argparse.Namespace) -> Path:
+    return Path(args.codesets_dir)
+
+
+def _folder(args: argparse.Namespace, name: str | None = None) -> Path:
+    name = name or args.codeset
+    path = Path(name)
     if (path / "codeset.yaml").is_file():
         return path
-    return codeset_dir(Path(args.codesets_dir), args.codeset)
+    return codeset_dir(_root(args), name)
+
+
+def _emit(args: argparse.Namespace, data: object, lines: list[str]) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        for line in lines:
+            print(line)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     codeset = load_codeset(_folder(args))
-    if args.json:
-        print(codeset.model_dump_json(indent=2))
-        return EXIT_OK
-    print(f"{codeset.title} ({codeset.id} {codeset.version}, {codeset.status})")
-    print(f"release: {codeset.terminology_release}")
-    print(f"purpose: {codeset.purpose}")
-    for rule in codeset.rules:
-        scope = "and descendants" if rule.descendants else "only"
-        print(f"  {rule.id}: {rule.action} {rule.concept} |{rule.term}| {scope}")
+    lines = [
+        f"{codeset.title} ({codeset.id} {codeset.version}, {codeset.status})",
+        f"release: {codeset.terminology_release}",
+        f"purpose: {codeset.purpose}",
+        *(f"  {rule.id}: {rule.action} {rule.target}" for rule in codeset.rules),
+    ]
+    _emit(args, codeset.model_dump(mode="json"), lines)
     return EXIT_OK
 
 
@@ -48,33 +66,165 @@ def cmd_expand(args: argparse.Namespace) -> int:
     if args.write:
         path = write_codes(folder, expansion.codes)
         print(f"wrote {len(expansion.codes)} codes to {path}", file=sys.stderr)
-    if args.json:
-        print(json.dumps([row.model_dump() for row in expansion.codes], indent=2))
-    elif not args.write:
-        for row in expansion.codes:
-            print(f"{row.code}\t{row.term}\t{row.rule}")
+        return EXIT_OK
+    rows = [row.model_dump() for row in expansion.codes]
+    _emit(args, rows, [f"{r.code}\t{r.term}\t{r.rule}" for r in expansion.codes])
     return EXIT_OK
 
 
+def _lint_targets(args: argparse.Namespace) -> list[Path]:
+    if not args.codesets:
+        return [codeset_dir(_root(args), c) for c in available_codesets(_root(args))]
+    return [_folder(args, name) for name in args.codesets]
+
+
+def _run_lint(args: argparse.Namespace, checks: set[str] | None) -> int:
+    from tqdm import tqdm
+
+    from codesetlib.lint import codes_by_codeset, lint_codeset
+
+    folders = _lint_targets(args)
+    others = codes_by_codeset(_root(args))
+    findings = []
+    for folder in tqdm(
+        folders, desc="linting", unit="codeset", disable=len(folders) < 5, file=sys.stderr
+    ):
+        found = lint_codeset(folder, others)
+        findings += [f for f in found if checks is None or f.check in checks]
+    serious = [f for f in findings if f.severity != "info"]
+    summary = f"{len(folders)} codeset(s): {len(serious)} finding(s), {len(findings) - len(serious)} note(s)"
+    _emit(args, [f.as_dict() for f in findings], [*(f.line() for f in findings), summary])
+    return EXIT_FINDINGS if serious else EXIT_OK
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    return _run_lint(args, None)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    folder = _folder(args)
-    expected = {r.code: r for r in expand_rules(load_codeset(folder)).codes}
-    recorded = {r.code: r for r in read_codes(folder)}
-    added = sorted(expected.keys() - recorded.keys(), key=int)
-    removed = sorted(recorded.keys() - expected.keys(), key=int)
-    changed = sorted(c for c in expected.keys() & recorded.keys() if expected[c] != recorded[c])
-    for code in added:
-        print(
-            f"{folder}/codes.csv: missing {code} |{expected[code].term}| (rule {expected[code].rule})"
-        )
-    for code in removed:
-        print(f"{folder}/codes.csv: {code} is not in the expansion of the rules")
-    for code in changed:
-        print(f"{folder}/codes.csv: {code} differs from the expansion: {expected[code]}")
-    if added or removed or changed:
-        print(f"{folder}: codes.csv differs from the rules; run `codeset expand --write {folder}`")
-        return EXIT_FINDINGS
-    print(f"{folder}: codes.csv matches the rules ({len(expected)} codes)")
+    """Drift and immutability only: what CI must refuse."""
+    return _run_lint(
+        args,
+        {"codes-drift", "published-edited", "inactive-code", "code-not-in-release", "bad-code"},
+    )
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from codesetlib.diff import diff_releases, diff_versions
+    from codesetlib.terminology import open_release
+    from codesetlib.versions import version_dir
+
+    if args.release:
+        codeset = load_codeset(version_dir(_root(args), args.codeset, args.to_version))
+        drift = diff_releases(codeset, open_codeset_release(codeset), open_release(args.release))
+        lines = [f"{drift.codeset}: {drift.old_release} → {drift.new_release}"]
+        lines += [f"  new      {c} |{t}|" for c, t in drift.new_codes]
+        lines += [f"  dropped  {c} |{t}|" for c, t in drift.dropped_codes]
+        for code, term, targets in drift.inactivated:
+            said = "; ".join(f"{k} {', '.join(v)}" for k, v in targets.items()) or "no replacement"
+            lines.append(f"  inactive {code} |{term}| → {said}")
+        _emit(args, drift.as_dict(), lines)
+        changed = drift.new_codes or drift.dropped_codes or drift.inactivated
+        return EXIT_FINDINGS if changed else EXIT_OK
+    old = load_codeset(version_dir(_root(args), args.codeset, args.from_version))
+    new = load_codeset(version_dir(_root(args), args.codeset, args.to_version))
+    diff = diff_versions(old, new)
+    lines = [f"{diff.old} → {diff.new}"]
+    lines += [f"  rule added   {r}" for r in diff.rules_added]
+    lines += [f"  rule removed {r}" for r in diff.rules_removed]
+    lines += [f"  {c.change:<7} {c.code} |{c.term}| ({c.cause})" for c in diff.changes]
+    _emit(args, diff.as_dict(), lines)
+    return EXIT_FINDINGS if diff.changes else EXIT_OK
+
+
+def cmd_bump(args: argparse.Namespace) -> int:
+    from codesetlib.versions import bump
+
+    version = bump(_folder(args), args.part)
+    print(f"{args.codeset}: now at {version} (draft); the previous version is archived in history/")
+    return EXIT_OK
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from codesetlib.versions import publish
+
+    digest = publish(_folder(args))
+    print(f"{args.codeset}: published with content hash {digest}")
+    return EXIT_OK
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from codesetlib.codeset import Rule
+    from codesetlib.interchange import new_codeset, write_codeset
+    from codesetlib.terminology import open_release
+
+    folder = _root(args) / args.id
+    if folder.exists():
+        raise CodesetError(f"{folder} exists already")
+    terminology = open_release(args.release)
+    concept = terminology.concept(args.concept)
+    rule = Rule(id="R1", action="include", concept=concept.code, term=concept.term)
+    codeset = new_codeset(
+        args.id,
+        title=args.title,
+        coding_system=terminology.system,
+        release=args.release,
+        rules=[rule],
+        author=args.author,
+        purpose=args.purpose,
+    )
+    write_codeset(folder, codeset)
+    write_codes(folder, expand_rules(codeset, terminology).codes)
+    print(f"created {folder}")
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from codesetlib.interchange import new_codeset, rules_from_file, write_codeset
+    from codesetlib.terminology import open_release
+
+    folder = _root(args) / args.id
+    if folder.exists():
+        raise CodesetError(f"{folder} exists already")
+    terminology = open_release(args.release)
+    source = Path(args.file)
+    rules = rules_from_file(source, args.format, terminology, column=args.column)
+    codeset = new_codeset(
+        args.id,
+        title=args.title or args.id,
+        coding_system=terminology.system,
+        release=args.release,
+        rules=rules,
+        author=args.author,
+        source=f"{source.name} ({args.format})",
+        purpose=f"Imported from {source.name}; state the purpose before review.",
+    )
+    write_codeset(folder, codeset)
+    write_codes(folder, expand_rules(codeset, terminology).codes)
+    print(f"imported {len(rules)} rule(s) into {folder}")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from codesetlib.interchange import export_codeset
+
+    codeset = load_codeset(_folder(args))
+    text = export_codeset(codeset, expand_rules(codeset), args.format)
+    if args.out:
+        write_atomically(Path(args.out), text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from codesetlib.codeset import Codeset
+
+    text = json.dumps(Codeset.model_json_schema(), indent=2) + "\n"
+    if args.out:
+        write_atomically(Path(args.out), text)
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
 
 
@@ -91,44 +241,102 @@ def cmd_data(args: argparse.Namespace) -> int:
     from codesetlib.study import load_study
 
     study_path = Path(args.study)
-    out = ensure_dataset(load_study(study_path), study_path.resolve().parent)
-    print(out)
+    print(ensure_dataset(load_study(study_path), study_path.resolve().parent))
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from codesetlib.pipeline import run_study  # heavy imports only when running a study
 
-    index = run_study(Path(args.study), codeset=args.codeset)
-    print(index.resolve())
+    print(run_study(Path(args.study), codeset=args.codeset).resolve())
     return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="codeset", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="codeset", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
-        "--codesets-dir", default="codesets", help="folder holding one folder per codeset"
+        "--codesets-dir", default="codesets", help="folder of codesets (default: codesets)"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func: Callable[[argparse.Namespace], int], help: str):
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help: str, json_out: bool = False
+    ):
         cmd = sub.add_parser(name, help=help, description=help)
         cmd.set_defaults(func=func)
+        if json_out:
+            cmd.add_argument("--json", action="store_true", help="machine-readable output")
         return cmd
 
-    show = add("show", cmd_show, "Show a codeset's metadata and rules.")
-    show.add_argument("codeset", help="a codeset id or folder")
-    show.add_argument("--json", action="store_true", help="machine-readable output")
+    new = add("new", cmd_new, "Start a codeset from one concept and its descendants.")
+    new.add_argument("id", help="the new codeset's id (its folder name)")
+    new.add_argument("--concept", required=True, help="the concept to include with its descendants")
+    new.add_argument("--title", required=True)
+    new.add_argument("--purpose", required=True, help="what the codeset is for")
+    new.add_argument("--author", required=True)
+    new.add_argument(
+        "--release", default="snomedct-teaching-20240401", help="terminology release id"
+    )
 
-    expand = add("expand", cmd_expand, "Expand a codeset's rules into codes against its release.")
+    show = add("show", cmd_show, "Show a codeset's metadata and rules.", json_out=True)
+    show.add_argument("codeset", help="a codeset id or folder")
+
+    expand = add(
+        "expand", cmd_expand, "Expand a codeset's rules into codes against its release.", True
+    )
     expand.add_argument("codeset", help="a codeset id or folder")
     expand.add_argument("--write", action="store_true", help="write the codes to codes.csv")
-    expand.add_argument("--json", action="store_true", help="machine-readable output")
+
+    lint = add(
+        "lint", cmd_lint, "Lint codesets (all when none is named); exit 1 on findings.", True
+    )
+    lint.add_argument("codesets", nargs="*", help="codeset ids or folders")
 
     check = add(
-        "check", cmd_check, "Fail (exit 1) when codes.csv differs from the rules' expansion."
+        "check",
+        cmd_check,
+        "Fail when codes.csv drifts from the rules or a published version was edited.",
+        True,
     )
-    check.add_argument("codeset", help="a codeset id or folder")
+    check.add_argument("codesets", nargs="*", help="codeset ids or folders")
+
+    diff = add(
+        "diff", cmd_diff, "Diff two versions of a codeset, or its rules across two releases.", True
+    )
+    diff.add_argument("codeset", help="a codeset id")
+    diff.add_argument("--from", dest="from_version", help="the older version (an archived one)")
+    diff.add_argument("--to", dest="to_version", help="the newer version (default: current)")
+    diff.add_argument("--release", help="compare the rules in this release instead")
+
+    bump = add("bump", cmd_bump, "Archive the current version and start the next as a draft.")
+    bump.add_argument("codeset", help="a codeset id or folder")
+    bump.add_argument("--part", choices=["major", "minor", "patch"], default="minor")
+
+    publish = add(
+        "publish", cmd_publish, "Publish the current version, recording its content hash."
+    )
+    publish.add_argument("codeset", help="a codeset id or folder")
+
+    imp = add("import", cmd_import, "Import a codelist from another tool as a new draft codeset.")
+    imp.add_argument("file", help="the file to import")
+    imp.add_argument("--format", required=True, choices=["opencodelists", "ehrql", "atlas"])
+    imp.add_argument("--id", required=True, help="the new codeset's id")
+    imp.add_argument("--title")
+    imp.add_argument("--author", required=True)
+    imp.add_argument(
+        "--release", default="snomedct-teaching-20240401", help="terminology release id"
+    )
+    imp.add_argument("--column", default="code", help="the code column (ehrql format)")
+
+    exp = add("export", cmd_export, "Export a codeset for another tool.")
+    exp.add_argument("codeset", help="a codeset id or folder")
+    exp.add_argument("--format", required=True, choices=["opencodelists", "ehrql", "atlas"])
+    exp.add_argument("--out", help="file to write (default: standard output)")
+
+    schema = add("schema", cmd_schema, "Write the JSON Schema of codeset.yaml.")
+    schema.add_argument("--out", help="file to write (default: standard output)")
 
     synth = add("synth", cmd_synth, "Generate a synthetic primary-care dataset.")
     synth.add_argument("--patients", type=int, default=2000)

@@ -1,24 +1,43 @@
 """A codeset as a governed artefact: its metadata and rules (`codeset.yaml`) and its codes (`codes.csv`).
 
-Each codeset lives in its own folder, `codesets/<id>/`, so that a change to it reads as a diff.
+Each codeset lives in its own folder, `codesets/<id>/`, so that a change to it reads as a diff. The
+model here is format v1; `codeset schema` writes its JSON Schema, committed as
+`codesets/codeset.schema.json`.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
+import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from codesetlib.errors import CodesetFormatError, CodesetNotFound
 from codesetlib.yamlfile import validate_yaml
 
+FORMAT_VERSION = 1
 CODESET_FILE = "codeset.yaml"
 CODES_FILE = "codes.csv"
-CODES_COLUMNS = ["code", "term", "rule"]
+HISTORY_DIR = "history"
+CODES_COLUMNS = ["code", "term", "rule", "active"]
 SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$"
+CODESET_ID = r"^[a-z0-9][a-z0-9_]*$"
+RULE_ID = r"^[A-Za-z0-9_-]+$"
+CODE = r"^[0-9A-Z][0-9A-Z.]*$"
+HASH = r"^sha256:[0-9a-f]{64}$"
+# What each pattern expects, in words, for error messages.
+PATTERN_HINTS = {
+    SEMVER: "a semantic version such as 1.2.0",
+    CODESET_ID: "lower-case letters, digits and underscores (the folder name)",
+    RULE_ID: "letters, digits, '-' or '_' (e.g. R1)",
+    CODE: "a code: digits for SNOMED CT and dm+d, or an ICD-10 code such as C50.9",
+    HASH: "'sha256:' and 64 hexadecimal digits",
+}
+CodingSystem = Literal["snomedct", "dmd", "icd10"]
 
 
 class _Strict(BaseModel):
@@ -26,15 +45,46 @@ class _Strict(BaseModel):
 
 
 class Rule(_Strict):
-    """One ordered step of a codeset's definition: include or exclude a concept and, if asked, its
-    descendants."""
+    """One ordered step of a codeset's definition.
 
-    id: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    Exactly one of: `concept` (with or without its descendants), `search` (active concepts whose terms
+    contain every word, optionally only `within` a concept's descendants) or `code` (one code alone).
+    An include adds what the rule matches; an exclude removes it from what earlier rules added.
+    """
+
+    id: str = Field(pattern=RULE_ID)
     action: Literal["include", "exclude"]
-    concept: str = Field(pattern=r"^[0-9]+$")
-    term: str
+    concept: str | None = Field(default=None, pattern=CODE)
+    search: str | None = Field(default=None, min_length=2)
+    code: str | None = Field(default=None, pattern=CODE)
+    within: str | None = Field(default=None, pattern=CODE)
+    term: str | None = None
     descendants: bool = True
     note: str | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Rule:
+        given = [k for k in ("concept", "search", "code") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a rule names exactly one of concept, search or code"
+                + (f" (found {', '.join(given)})" if given else "")
+            )
+        if self.within is not None and self.search is None:
+            raise ValueError("within goes with search")
+        if (self.concept or self.code) and not self.term:
+            raise ValueError("a concept or code rule gives the term it names, for review")
+        return self
+
+    @property
+    def target(self) -> str:
+        """What the rule names, as a reader would write it."""
+        if self.search is not None:
+            scope = f" within {self.within}" if self.within else ""
+            return f'search "{self.search}"{scope}'
+        code = self.concept or self.code
+        scope = " and descendants" if self.concept and self.descendants else " only"
+        return f"{code} |{self.term}|{scope}"
 
 
 class Person(_Strict):
@@ -43,29 +93,78 @@ class Person(_Strict):
     affiliation: str | None = None
 
 
+class Review(_Strict):
+    """A reviewer's sign-off: who, in what role, when, and whether they approved."""
+
+    name: str
+    role: str
+    date: dt.date
+    signed_off: bool
+    comment: str | None = None
+
+
 class Decision(_Strict):
     """Why a rule or a code is as it is: the decision, its rationale, who made it and when."""
 
-    about: str
-    decision: str
+    about: str = Field(description="a rule id (e.g. R2) or a code")
+    decision: Literal["include", "exclude", "review"]
     rationale: str
     by: str
     date: dt.date
 
 
-class Codeset(_Strict):
-    """The codeset model (format v0): metadata, ordered rules, authors and a decision log."""
+class ContextOfUse(_Strict):
+    """Where and how the codeset is meant to be used."""
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_]*$")
+    care_setting: str
+    query: str = Field(description="e.g. 'ever recorded', 'latest in the last 12 months'")
+    data_sources: list[str] = []
+
+
+class Change(_Strict):
+    version: str = Field(pattern=SEMVER)
+    date: dt.date
+    changes: str
+
+
+class Published(_Strict):
+    """Recorded when a version is published: the content hash that makes it immutable."""
+
+    date: dt.date
+    content_hash: str = Field(pattern=HASH)
+
+
+class Codeset(_Strict):
+    """The codeset model (format v1)."""
+
+    format: Literal[1] = FORMAT_VERSION
+    id: str = Field(pattern=CODESET_ID)
     title: str
     version: str = Field(pattern=SEMVER)
     status: Literal["draft", "review", "published", "retired"]
-    coding_system: Literal["snomedct"]
+    coding_system: CodingSystem
     terminology_release: str
     purpose: str
+    clinical_intent: str | None = None
+    context_of_use: ContextOfUse | None = None
+    population: str | None = None
+    inclusion_criteria: str | None = None
+    exclusion_criteria: str | None = None
     rules: list[Rule] = Field(min_length=1)
     authors: list[Person] = Field(min_length=1)
+    reviewers: list[Review] = []
+    references: list[str] = []
+    methodology: str | None = None
+    known_limitations: str | None = None
     decisions: list[Decision] = []
+    changelog: list[Change] = []
+    published: Published | None = None
+    cluster: str | None = Field(
+        default=None, description="a national cluster it follows, e.g. CAN_COD"
+    )
+    category: Literal[
+        "diagnosis", "procedure", "observation", "demographic", "medication", "other"
+    ] = "other"
 
     @field_validator("title", "purpose", "terminology_release")
     @classmethod
@@ -84,13 +183,24 @@ class Codeset(_Strict):
             seen.add(rule.id)
         return rules
 
+    @model_validator(mode="after")
+    def _published_has_a_hash(self) -> Codeset:
+        if self.status == "published" and self.published is None:
+            raise ValueError("a published codeset records its content hash (run `codeset publish`)")
+        return self
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
 
 class CodeRow(_Strict):
-    """One row of `codes.csv`: a code, its term and the rule that brought it in."""
+    """One row of `codes.csv`: a code, its term, the rule that brought it in, and whether it is
+    active in the codeset's release."""
 
     code: str
     term: str
     rule: str
+    active: bool = True
 
 
 def codeset_dir(codesets_root: Path, codeset_id: str) -> Path:
@@ -114,8 +224,9 @@ def available_codesets(codesets_root: Path) -> list[str]:
 def load_codeset(folder: Path) -> Codeset:
     """Read and validate `folder/codeset.yaml`; its id must match the folder name."""
     path = folder / CODESET_FILE
-    codeset = validate_yaml(path, Codeset, CodesetFormatError)
-    if codeset.id != folder.name:
+    codeset = validate_yaml(path, Codeset, CodesetFormatError, PATTERN_HINTS)
+    expected = folder.parent.name if folder.parent.name == HISTORY_DIR else folder.name
+    if folder.parent.name != HISTORY_DIR and codeset.id != expected:
         raise CodesetFormatError(
             f"id '{codeset.id}' does not match the folder name '{folder.name}'",
             path=path,
@@ -125,7 +236,7 @@ def load_codeset(folder: Path) -> Codeset:
 
 
 def read_codes(folder: Path) -> list[CodeRow]:
-    """Read `folder/codes.csv`, refusing a missing column or a blank code with its row number."""
+    """Read `folder/codes.csv`, refusing a missing column, a blank code or a duplicate with its row."""
     path = folder / CODES_FILE
     if not path.is_file():
         raise CodesetFormatError("file not found", path=path)
@@ -138,21 +249,66 @@ def read_codes(folder: Path) -> list[CodeRow]:
                 path=path,
                 line=1,
             )
-        rows = []
+        rows, seen = [], set()
         for line, row in enumerate(reader, start=2):
-            if not (row.get("code") or "").strip():
+            code = (row.get("code") or "").strip()
+            if not code:
                 raise CodesetFormatError("blank code", path=path, line=line, field="code")
-            rows.append(CodeRow(**{c: row[c] or "" for c in CODES_COLUMNS}))
+            if code in seen:
+                raise CodesetFormatError(
+                    f"code {code} is listed twice", path=path, line=line, field="code"
+                )
+            if row.get("active") not in ("true", "false"):
+                raise CodesetFormatError(
+                    f"expected true or false, found {row.get('active')!r}",
+                    path=path,
+                    line=line,
+                    field="active",
+                )
+            seen.add(code)
+            rows.append(
+                CodeRow(
+                    code=code,
+                    term=row["term"] or "",
+                    rule=row["rule"] or "",
+                    active=row["active"] == "true",
+                )
+            )
         return rows
 
 
-def write_codes(folder: Path, rows: list[CodeRow]) -> Path:
-    """Write `codes.csv` atomically (a temporary file renamed into place)."""
-    path = folder / CODES_FILE
-    tmp = path.with_suffix(".csv.tmp")
-    with tmp.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CODES_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(row.model_dump() for row in rows)
+def codes_csv_text(rows: list[CodeRow]) -> str:
+    """`codes.csv` as text: the canonical form that is written and hashed."""
+    lines = [",".join(CODES_COLUMNS)]
+    for row in rows:
+        term = (
+            row.term
+            if not any(c in row.term for c in ',"\n')
+            else '"' + row.term.replace('"', '""') + '"'
+        )
+        lines.append(f"{row.code},{term},{row.rule},{'true' if row.active else 'false'}")
+    return "\n".join(lines) + "\n"
+
+
+def write_atomically(path: Path, text: str) -> Path:
+    """Write `text` to `path` through a temporary file renamed into place: never half-written."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def write_codes(folder: Path, rows: list[CodeRow]) -> Path:
+    """Write `codes.csv` atomically."""
+    return write_atomically(folder / CODES_FILE, codes_csv_text(rows))
+
+
+def content_hash(codeset: Codeset, rows: list[CodeRow]) -> str:
+    """A hash of what a version means: its model (less the publication record) and its codes."""
+    content = codeset.model_dump(
+        mode="json", exclude={"published", "status", "reviewers", "changelog"}
+    )
+    digest = hashlib.sha256()
+    digest.update(json.dumps(content, sort_keys=True).encode())
+    digest.update(codes_csv_text(rows).encode())
+    return "sha256:" + digest.hexdigest()

@@ -85,12 +85,10 @@ def rules_table(expansion: Expansion) -> pd.DataFrame:
             {
                 "Rule": e.rule.id,
                 "Action": e.rule.action,
-                "Concept": e.rule.concept,
-                "Term": e.rule.term,
-                "Descendants": "yes" if e.rule.descendants else "no",
-                "Codes matched": e.matched,
-                "Added": e.added,
-                "Removed": e.removed,
+                "Names": e.rule.target,
+                "Codes matched": len(e.matched),
+                "Added": len(e.added),
+                "Removed": len(e.removed),
             }
             for e in expansion.effects
         ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,12 +24,33 @@ def read_yaml(path: Path, error: type[CodesetError]) -> tuple[Any, yaml.Node | N
     except UnicodeDecodeError as exc:
         raise error(f"not UTF-8 text ({exc.reason})", path=path) from None
     try:
-        return yaml.safe_load(text), yaml.compose(text)
+        tree = yaml.compose(text)
+        _refuse_duplicate_keys(tree, path, error)
+        return yaml.safe_load(text), tree
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise error(f"not valid YAML: {problem}", path=path, line=line) from None
+
+
+def _refuse_duplicate_keys(node: yaml.Node | None, path: Path, error: type[CodesetError]) -> None:
+    """YAML parsers keep the last of two equal keys silently; a codeset file must not have two."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                raise error(
+                    "this key is given twice",
+                    path=path,
+                    line=key.start_mark.line + 1,
+                    field=key.value,
+                )
+            seen.add(key.value)
+            _refuse_duplicate_keys(value, path, error)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(item, path, error)
 
 
 def line_of(node: yaml.Node | None, location: tuple[str | int, ...]) -> int | None:
@@ -55,16 +77,49 @@ def field_path(location: tuple[str | int, ...]) -> str:
     return out
 
 
+def _field_names(model: type[BaseModel], seen: set[type] | None = None) -> set[str]:
+    """Every field name of `model` and of the models nested in it."""
+    seen = seen if seen is not None else set()
+    if model in seen:
+        return set()
+    seen.add(model)
+    names = set(model.model_fields)
+    for info in model.model_fields.values():
+        for kind in [info.annotation, *typing.get_args(info.annotation)]:
+            for inner in [kind, *typing.get_args(kind)]:
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    names |= _field_names(inner, seen)
+    return names
+
+
 def _did_you_mean(location: tuple[str | int, ...], model: type[BaseModel]) -> str:
-    """A suggestion for a misspelt top-level field, e.g. " (did you mean 'purpose'?)"."""
-    if len(location) != 1:
-        return ""
-    close = difflib.get_close_matches(str(location[0]), list(model.model_fields), n=1)
+    """A suggestion for a misspelt field, e.g. " (did you mean 'purpose'?)"."""
+    close = difflib.get_close_matches(str(location[-1]), sorted(_field_names(model)), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def validate_yaml(path: Path, model: type[M], error: type[CodesetError]) -> M:
-    """Load `path` into `model`, turning the first validation problem into one located error."""
+def _message(error: dict, model: type[BaseModel], hints: dict[str, str]) -> str:
+    """A validation error in a reader's words, with the value found where that helps."""
+    kind, location = error["type"], error["loc"]
+    if kind == "extra_forbidden":
+        return "unknown field" + _did_you_mean(location, model)
+    if kind == "missing":
+        return "required field is missing"
+    message = error["msg"].removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch":
+        message = f"expected {hints.get(error['ctx']['pattern'], 'a value of the form ' + error['ctx']['pattern'])}"
+    value = error.get("input")
+    if kind != "value_error" and isinstance(value, str | int | float | bool):
+        message += f" (found {value!r})"
+    return message
+
+
+def validate_yaml(
+    path: Path, model: type[M], error: type[CodesetError], hints: dict[str, str] | None = None
+) -> M:
+    """Load `path` into `model`, turning the first validation problem into one located error.
+
+    `hints` says in words what a field's pattern expects, keyed by the pattern."""
     data, tree = read_yaml(path, error)
     if not isinstance(data, dict):
         raise error("expected a mapping of fields at the top level", path=path, line=1)
@@ -75,11 +130,7 @@ def validate_yaml(path: Path, model: type[M], error: type[CodesetError]) -> M:
         errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         first = errors[0]
         location = tuple(k for k in first["loc"] if not isinstance(k, str) or "[" not in k)
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "unknown field" + _did_you_mean(location, model)
-        elif first["type"] == "missing":
-            message = "required field is missing"
+        message = _message(first, model, hints or {})
         raise error(
             message, path=path, line=line_of(tree, location), field=field_path(location) or None
         ) from None

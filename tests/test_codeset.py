@@ -27,10 +27,10 @@ def test_a_valid_codeset_loads(tmp_path: Path):
     [
         (("purpose:", "purpse:"), 7, "purpse", "unknown field (did you mean 'purpose'?)"),
         (("version: 1.0.0\n", ""), 1, "version", "required field is missing"),
-        (("version: 1.0.0", "version: one"), 3, "version", "should match pattern"),
+        (("version: 1.0.0", "version: one"), 3, "version", "expected a semantic version"),
         (("status: draft", "status: final"), 4, "status", "'draft', 'review', 'published'"),
         (("coding_system: snomedct", "coding_system: read2"), 5, "coding_system", "snomedct"),
-        (('concept: "363346000"', "concept: C50"), 11, "rules[0].concept", "pattern"),
+        (('concept: "363346000"', "concept: breast"), 11, "rules[0].concept", "expected a code"),
         (("action: exclude", "action: drop"), 14, "rules[1].action", "'include' or 'exclude'"),
         (("descendants: true", "descendants: maybe"), 17, "rules[1].descendants", "boolean"),
         (("date: 2024-05-01", "date: May 2024"), 26, "decisions[0].date", "date"),
@@ -73,10 +73,18 @@ def test_codes_round_trip_and_bad_rows_are_named(tmp_path: Path):
     path = write_codes(tmp_path, rows)
     assert read_codes(tmp_path) == rows
     assert not list(tmp_path.glob("*.tmp"))
-    path.write_text("code,term,rule\n254837009,Breast,R1\n,Blank,R1\n")
+    path.write_text("code,term,rule,active\n254837009,Breast,R1,true\n,Blank,R1,true\n")
     with pytest.raises(CodesetFormatError, match="blank code") as raised:
         read_codes(tmp_path)
     assert (raised.value.line, raised.value.field) == (3, "code")
+    path.write_text("code,term,rule,active\n254837009,Breast,R1,true\n254837009,Breast,R1,true\n")
+    with pytest.raises(CodesetFormatError, match="listed twice") as raised:
+        read_codes(tmp_path)
+    assert raised.value.line == 3
+    path.write_text("code,term,rule,active\n254837009,Breast,R1,yes\n")
+    with pytest.raises(CodesetFormatError, match="expected true or false") as raised:
+        read_codes(tmp_path)
+    assert raised.value.field == "active"
     path.write_text("code,term\n1,x\n")
     with pytest.raises(CodesetFormatError, match="missing column"):
         read_codes(tmp_path)
