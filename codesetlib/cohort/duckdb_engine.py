@@ -6,8 +6,8 @@ from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 
+from codesetlib.cohort.ibis_engine import DATASET_TABLES, IbisEngine
 from codesetlib.errors import DatasetError
 
 REQUIRED_COLUMNS = {
@@ -16,17 +16,24 @@ REQUIRED_COLUMNS = {
 }
 
 
-class DuckDBEngine:
-    """A DuckDB connection with the dataset's tables registered as views over their Parquet files."""
+class DuckDBEngine(IbisEngine):
+    """A DuckDB connection with the dataset's tables registered as views over their Parquet files.
+
+    `patients` and `clinical_events` must exist; the other tables are read when present, and a
+    definition that needs a missing one is refused before it runs.
+    """
 
     name = "duckdb"
+    dialect = "duckdb"
 
-    def __init__(self, dataset_dir: Path) -> None:
+    def __init__(self, dataset_dir: Path, threads: int | None = None) -> None:
         self.dataset_dir = Path(dataset_dir)
-        self.con = ibis.duckdb.connect()
-        self.tables: dict[str, ir.Table] = {}
-        for name, columns in REQUIRED_COLUMNS.items():
-            self.tables[name] = self._read(name, columns)
+        con = ibis.duckdb.connect(**({"threads": threads} if threads else {}))
+        super().__init__(con, {})
+        for name in DATASET_TABLES:
+            path = self.dataset_dir / f"{name}.parquet"
+            if path.is_file() or name in REQUIRED_COLUMNS:
+                self.tables[name] = self._read(name, REQUIRED_COLUMNS.get(name, set()))
 
     def _read(self, name: str, columns: set[str]) -> ir.Table:
         path = self.dataset_dir / f"{name}.parquet"
@@ -39,13 +46,3 @@ class DuckDBEngine:
                 f"missing column(s) {', '.join(sorted(missing))}", path=path, field=name
             )
         return table
-
-    def table(self, name: str) -> ir.Table:
-        return self.tables[name]
-
-    def execute(self, expr: ir.Table) -> pd.DataFrame:
-        return self.con.execute(expr)
-
-    def sql(self, expr: ir.Table) -> str:
-        """The SQL the engine runs for `expr`, saved for the record."""
-        return str(ibis.to_sql(expr, dialect="duckdb"))
