@@ -23,7 +23,6 @@ from codesetlib.codeset import (
 )
 from codesetlib.errors import CodesetError
 from codesetlib.expand import expand_rules, open_codeset_release
-from codesetlib.synthetic import SynthParams, generate_dataset
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USER_ERROR = 0, 1, 2
 
@@ -229,11 +228,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    params = SynthParams(patients=args.patients, seed=args.seed, practices=args.practices)
-    manifest = generate_dataset(params, Path(args.out))
-    rows = ", ".join(f"{k} {v['rows']}" for k, v in manifest["tables"].items())
-    print(f"wrote {args.out}: {rows}")
-    return EXIT_OK
+    from codesetlib.synthetic.command import run
+
+    return run(args)
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -338,11 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     schema = add("schema", cmd_schema, "Write the JSON Schema of codeset.yaml.")
     schema.add_argument("--out", help="file to write (default: standard output)")
 
-    synth = add("synth", cmd_synth, "Generate a synthetic primary-care dataset.")
-    synth.add_argument("--patients", type=int, default=2000)
-    synth.add_argument("--practices", type=int, default=10)
-    synth.add_argument("--seed", type=int, default=42)
-    synth.add_argument("--out", required=True, help="output folder")
+    from codesetlib.synthetic.command import add_arguments
+
+    add_arguments(add("synth", cmd_synth, "Generate a synthetic primary-care dataset."))
 
     data = add("data", cmd_data, "Generate the study's dataset unless it is up to date.")
     data.add_argument("study", help="the study file, e.g. study.yaml")
