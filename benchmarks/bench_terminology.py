@@ -144,11 +144,11 @@ def generate(folder: Path, concepts: int, seed: int = 20240401) -> dict[str, obj
         parents[first] = [0]
         members = np.array([first, *[i for i in np.flatnonzero(branch == b) if i > len(BRANCHES)]])
         # A random recursive tree per branch: each concept's parent is an earlier member, which
-        # keeps the graph acyclic; about 60% get a second earlier parent (polyhierarchy).
+        # keeps the graph acyclic; about two thirds get a second earlier parent (polyhierarchy).
         for k in range(1, len(members)):
             primary = members[int(rng.random() * k)]
             parents[members[k]].append(int(primary))
-            if rng.random() < 0.62:
+            if rng.random() < 0.66:
                 other = members[int(rng.random() * k)]
                 if other != primary:
                     parents[members[k]].append(int(other))

@@ -1,8 +1,10 @@
 """Terminologies: one module per coding system behind one interface (`Terminology`).
 
-Releases are found by id (e.g. `snomedct-teaching-20240401`) among the releases shipped with the kit
-and the folders named in the `CODESET_TERMINOLOGY_PATH` environment variable (separated by `:`), where
-users put the licensed releases they hold.
+Releases are found by id (e.g. `snomedct-teaching-20240401`, `dmd-teaching-20240401`, `icd10-who-2019`)
+among the releases shipped with the kit and the folders named in the `CODESET_TERMINOLOGY_PATH`
+environment variable (separated by `:`), where users put the licensed releases they hold: SNOMED CT RF2
+folders (holding `Snapshot/`), dm+d XML folders (holding `f_vtm2_3*.xml`) and ICD-10 files named
+`icd10-<edition>-<version>.csv`. Each release is indexed once into the cache (`CODESET_CACHE_DIR`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 from pathlib import Path
 
 from codesetlib.errors import TerminologyError
-from codesetlib.terminology import snomedct
+from codesetlib.terminology import dmd, icd10, snomedct
 from codesetlib.terminology.base import Concept, Release, Terminology
 
 __all__ = ["Concept", "Release", "Terminology", "available_releases", "open_release"]
@@ -23,18 +25,32 @@ SHIPPED = Path(__file__).parent / "teaching" / "releases"
 def release_search_paths() -> list[Path]:
     """Folders searched for releases: the shipped teaching releases, then the user's own."""
     extra = os.environ.get("CODESET_TERMINOLOGY_PATH", "")
-    return [SHIPPED / "snomedct", *(Path(p) for p in extra.split(os.pathsep) if p)]
+    return [SHIPPED / "snomedct", SHIPPED / "dmd", *(Path(p) for p in extra.split(os.pathsep) if p)]
+
+
+def identify(path: Path) -> Release | None:
+    """The release at `path` if it is one of a known coding system, else None."""
+    if (path / "Snapshot").is_dir():
+        return snomedct.find_release(path)
+    if dmd.is_release(path):
+        return dmd.find_release(path)
+    if icd10.is_release(path):
+        return icd10.find_release(path)
+    return None
 
 
 def available_releases() -> dict[str, Release]:
-    """Every release found on the search paths, by id."""
+    """Every release found on the search paths, and the built-in WHO ICD-10, by id."""
     found: dict[str, Release] = {}
     for root in release_search_paths():
         if not root.is_dir():
             continue
-        for folder in sorted(p for p in root.iterdir() if (p / "Snapshot").is_dir()):
-            release = snomedct.find_release(folder)
-            found.setdefault(release.id, release)
+        for candidate in sorted(root.iterdir()):
+            release = identify(candidate)
+            if release is not None:
+                found.setdefault(release.id, release)
+    who = icd10.who_release()
+    found.setdefault(who.id, who)
     return found
 
 
@@ -48,4 +64,9 @@ def open_release(release_id: str) -> Terminology:
             f"unknown terminology release '{release_id}' (available: {known}); put licensed releases in "
             "a folder named by CODESET_TERMINOLOGY_PATH"
         )
-    return snomedct.SnomedCT(releases[release_id].path)
+    release = releases[release_id]
+    if release.system == dmd.SYSTEM:
+        return dmd.DMD(release.path)
+    if release.system == icd10.SYSTEM:
+        return icd10.ICD10(None if release_id == icd10.WHO_RELEASE else release.path)
+    return snomedct.SnomedCT(release.path)
