@@ -7,6 +7,7 @@ documented semantics in `cohort.dates`.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -54,7 +55,9 @@ class PandasReference:
             name: self._events_by_patient(name) for name in ("clinical_events", "medications")
         }
         patients = self.tables["patients"].set_index("patient_id")
-        out, names = [], []
+        out: list[dict] = []
+        # The step names do not depend on the row, so a blank one gives them even for no rows.
+        names = self._steps(definition, defaultdict(bool, age=0, sex=""))[1]
         for patient_id, index_date, extra in frame:
             row = {"patient_id": patient_id, "index_date": index_date, **extra}
             row.update(self._patient_columns(patients.loc[patient_id], patient_id, index_date))
@@ -66,7 +69,7 @@ class PandasReference:
                 ok = value is not None and not pd.isna(value)
                 ok = ok and (flag.at_most is None or value <= flag.at_most)
                 row[flag.name] = bool(ok and (flag.at_least is None or value >= flag.at_least))
-            row["steps"], names = self._steps(definition, row)
+            row["steps"] = self._steps(definition, row)[0]
             out.append(row)
         return out, names
 

@@ -44,7 +44,7 @@ class CohortPlan:
         passed = ibis.literal(True)
         for i, (_, cond) in enumerate(self.steps, start=1):
             passed = passed & cond
-            counts[f"step_{i}"] = passed.cast("int64").sum()
+            counts[f"step_{i}"] = passed.cast("int64").sum().fill_null(0)
         return self.rows.aggregate(**counts)
 
 

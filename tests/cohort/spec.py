@@ -90,13 +90,38 @@ TABLES = {
 }
 
 
+SCHEMAS = {
+    "patients": {
+        "patient_id": pa.int64(),
+        "sex": pa.string(),
+        "date_of_birth": pa.date32(),
+        "date_of_death": pa.date32(),
+        "imd_quintile": pa.int8(),
+    },
+    "registrations": {
+        "patient_id": pa.int64(),
+        "practice_id": pa.int64(),
+        "start_date": pa.date32(),
+        "end_date": pa.date32(),
+    },
+    "practices": {"practice_id": pa.int64(), "borough": pa.string()},
+    "clinical_events": {
+        "patient_id": pa.int64(),
+        "date": pa.date32(),
+        "code": pa.string(),
+        "value": pa.float64(),
+    },
+    "medications": {"patient_id": pa.int64(), "date": pa.date32(), "code": pa.string()},
+}
+
+
 def write_tables(folder: Path, tables: dict[str, pd.DataFrame] = TABLES) -> Path:
-    """Write the tables as Parquet (dates as date32) into `folder`."""
+    """Write the tables as Parquet with the dataset's column types into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
-        pq.write_table(
-            pa.Table.from_pandas(frame, preserve_index=False), folder / f"{name}.parquet"
-        )
+        schema = pa.schema([(c, SCHEMAS[name][c]) for c in frame.columns])
+        table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+        pq.write_table(table, folder / f"{name}.parquet")
     return folder
 
 
