@@ -1,0 +1,171 @@
+"""Practice-level measures: a numerator over a denominator per interval and group, in one query.
+
+Funnel plots put each practice's proportion against its denominator with 95% and 99.8% control
+limits around the overall proportion, by the normal approximation to the binomial:
+p ± z·√(p(1−p)/n), clipped to [0, 1] (z = 1.960 and 3.090). For small denominators (n·p < 5) the
+exact binomial limits are wider; such practices are usually suppressed anyway. Decile charts show the
+10th to 90th percentiles of the practices' proportions over time, with the median bold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Literal, Protocol
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from codesetlib.cohort.dates import Offset, add_offset, interval_starts
+from codesetlib.cohort.model import CodesetCodes, CohortDefinition
+from codesetlib.disclosure import DisclosureSettings, protect_counts
+
+CONTROL_LIMITS = {"95%": 1.959964, "99.8%": 3.090232}
+
+
+class Intervals(BaseModel):
+    """Calendar intervals from `start` to `end`: monthly, quarterly or yearly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: dt.date
+    end: dt.date
+    frequency: Literal["monthly", "quarterly", "yearly"] = "monthly"
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> Intervals:
+        if self.start > self.end:
+            raise ValueError(f"intervals start {self.start} after they end {self.end}")
+        return self
+
+    def bounds(self) -> tuple[list[dt.date], list[dt.date]]:
+        """The first and last day of each interval."""
+        starts = interval_starts(self.start, self.end, self.frequency)
+        months = {"monthly": 1, "quarterly": 3, "yearly": 12}[self.frequency]
+        ends = [
+            add_offset(s, Offset(amount=months, unit="months")) - dt.timedelta(days=1)
+            for s in starts
+        ]
+        return starts, ends
+
+
+class Measure(BaseModel):
+    """A measure: of the definition's population, the share with `numerator` true, by group."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    definition: CohortDefinition
+    numerator: str
+    denominator: str | None = None
+    group_by: list[str] = Field(default_factory=lambda: ["practice_id"])
+    intervals: Intervals
+
+
+class MeasureEngine(Protocol):
+    def measure(
+        self, definition: CohortDefinition, codesets: Mapping[str, CodesetCodes], **kwargs
+    ) -> pd.DataFrame: ...
+
+
+def compute_measure(
+    measure: Measure, codesets: Mapping[str, CodesetCodes], engine: MeasureEngine
+) -> pd.DataFrame:
+    """Numerator, denominator and ratio per interval and group, every interval in one pass."""
+    starts, ends = measure.intervals.bounds()
+    table = engine.measure(
+        measure.definition,
+        codesets,
+        numerator=measure.numerator,
+        denominator=measure.denominator,
+        group_by=list(measure.group_by),
+        interval_starts=starts,
+        interval_ends=ends,
+    )
+    table["ratio"] = table["numerator"] / table["denominator"]
+    return table
+
+
+def protect_measure(
+    table: pd.DataFrame, settings: DisclosureSettings | None = None
+) -> pd.DataFrame:
+    """The measure with numerator and denominator protected; the ratio from the rounded counts.
+
+    The ratio is hidden (NaN) wherever either count is suppressed, so it cannot give one back.
+    """
+    settings = settings or DisclosureSettings()
+    shown = protect_counts(table, ["numerator", "denominator"], settings)
+    if not settings.enabled:
+        return shown
+    numerator = pd.to_numeric(shown["numerator"], errors="coerce")
+    denominator = pd.to_numeric(shown["denominator"], errors="coerce")
+    shown["ratio"] = (numerator / denominator.where(denominator > 0)).astype("float64")
+    return shown
+
+
+def funnel_limits(overall: float, denominators: np.ndarray) -> pd.DataFrame:
+    """Lower and upper control limits at each denominator (normal approximation, clipped)."""
+    n = np.asarray(denominators, dtype="float64")
+    spread = np.sqrt(overall * (1 - overall) / n)
+    columns = {"denominator": n}
+    for label, z in CONTROL_LIMITS.items():
+        columns[f"lower_{label}"] = np.clip(overall - z * spread, 0, 1)
+        columns[f"upper_{label}"] = np.clip(overall + z * spread, 0, 1)
+    return pd.DataFrame(columns)
+
+
+def funnel_plot(table: pd.DataFrame, title: str, *, unit: str = "patients") -> Figure:
+    """Each group's proportion (%) against its denominator, with 95% and 99.8% limits."""
+    counts = table.dropna(subset=["numerator", "denominator"])
+    counts = counts[pd.to_numeric(counts["denominator"], errors="coerce") > 0]
+    numerator = pd.to_numeric(counts["numerator"]).to_numpy(float)
+    denominator = pd.to_numeric(counts["denominator"]).to_numpy(float)
+    overall = numerator.sum() / denominator.sum()
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    grid = np.linspace(max(denominator.min(), 1), denominator.max() * 1.05, 200)
+    limits = funnel_limits(overall, grid)
+    for label, style in (("95%", "--"), ("99.8%", ":")):
+        axes.plot(grid, 100 * limits[f"lower_{label}"], "k" + style, label=f"{label} limits")
+        axes.plot(grid, 100 * limits[f"upper_{label}"], "k" + style)
+    axes.axhline(100 * overall, color="grey", label=f"overall {100 * overall:.1f}%")
+    axes.scatter(denominator, 100 * numerator / denominator, zorder=3, label="practice")
+    axes.set(title=title, xlabel=f"Denominator ({unit})", ylabel="Proportion (%)")
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def deciles(table: pd.DataFrame, by: str = "interval_start") -> pd.DataFrame:
+    """The 10th, 20th, …, 90th percentiles of the groups' ratios in each interval."""
+    ratios = table.dropna(subset=["ratio"]).groupby(by)["ratio"]
+    quantiles = ratios.quantile([q / 10 for q in range(1, 10)]).unstack()
+    quantiles.columns = [f"p{round(q * 100)}" for q in quantiles.columns]
+    return quantiles.reset_index()
+
+
+def decile_chart(table: pd.DataFrame, title: str) -> Figure:
+    """Deciles of the practices' ratios (%) over time; the median solid, the others dashed."""
+    quantiles = deciles(table)
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    x = pd.to_datetime(quantiles["interval_start"])
+    for column in quantiles.columns[1:]:
+        median = column == "p50"
+        axes.plot(
+            x,
+            100 * quantiles[column],
+            color="tab:blue",
+            linestyle="-" if median else "--",
+            linewidth=2 if median else 0.8,
+            label="median" if median else ("deciles" if column == "p10" else None),
+        )
+    axes.set(title=title, xlabel="Interval start (date)", ylabel="Proportion of patients (%)")
+    axes.legend(fontsize="small")
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    return figure
