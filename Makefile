@@ -10,12 +10,12 @@ NODE_INSTALLED := node_modules/.installed
 STUDY ?= study.yaml
 CODESET ?=
 
-.PHONY: book test lint format data bench clean lock
+.PHONY: book test lint format data bench clean lock system-deps
 
 book: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/codeset run $(STUDY) $(if $(CODESET),--codeset $(CODESET))
 
-test: lint data $(NODE_INSTALLED)
+test: lint data $(NODE_INSTALLED) system-deps
 	$(BIN)/pytest tests
 	$(BIN)/pytest --nbval-lax -p no:cacheprovider notebooks
 
@@ -30,8 +30,9 @@ format: $(INSTALLED)
 data: $(INSTALLED)
 	$(BIN)/codeset data $(STUDY)
 
-bench: $(INSTALLED)
-	@echo "benchmarks: see benchmarks/README.md"
+# Performance is measured here, never in tests; each script writes benchmarks/results/<name>.json and .md.
+bench: $(INSTALLED) system-deps
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf book/_build book/generated book/vendor data/synthetic/*/ .pytest_cache .ruff_cache
@@ -44,6 +45,21 @@ $(INSTALLED): pyproject.toml constraints.txt
 $(NODE_INSTALLED): package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $@
+
+# Programs from Debian's packages that the tests use: Chromium for the browser test of the book and
+# Java for the Spark engine. Installed when missing (as root, as on CI); otherwise say what to install.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "please install:$$missing (e.g. sudo apt-get install$$missing)"; exit 1; \
+	  fi; \
+	fi
 
 # Refresh the pins: install the newest versions the ranges in pyproject.toml allow, then freeze them.
 lock:

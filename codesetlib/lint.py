@@ -20,7 +20,7 @@ from codesetlib.codeset import (
 from codesetlib.errors import CodesetError
 from codesetlib.expand import Expansion, expand_rules, open_codeset_release
 from codesetlib.terminology import Terminology
-from codesetlib.terminology.snomedct import sctid_problem
+from codesetlib.terminology.identifiers import dmd_id_problem, icd10_problem, sctid_problem
 
 Severity = Literal["error", "warning", "info"]
 
@@ -57,16 +57,12 @@ class Finding:
         return asdict(self)
 
 
-ICD10_CODE = re.compile(r"^[A-Z][0-9]{2}(\.?[0-9X]{1,2})?$")
+PROBLEMS = {"snomedct": sctid_problem, "dmd": dmd_id_problem, "icd10": icd10_problem}
 
 
 def identifier_problem(system: str, code: str) -> str | None:
     """Why `code` cannot be a code of `system` (None when its form is right)."""
-    if system in ("snomedct", "dmd"):
-        return sctid_problem(code)
-    if system == "icd10" and not ICD10_CODE.match(code):
-        return "expected a letter and two digits, then optionally a dot and one or two digits"
-    return None
+    return PROBLEMS[system](code)
 
 
 def _covered_by_decision(codeset: Codeset, code: str) -> bool:

@@ -1,33 +1,60 @@
-"""Run a study: check its inputs, make its dataset, execute its notebooks and build its record."""
+"""Run a study: check its inputs, make its dataset, execute its notebooks and build its record.
+
+Each notebook run is cached by a hash of everything it reads (the notebook, its parameters, the
+codesets' content hashes, the dataset's manifest, the package versions and codesetlib's source), so a
+second run re-executes only what changed. Every output is written atomically and the cache is
+updated after each notebook, so an interrupted run resumes where it stopped.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
 from codesetlib.book import build_book, copy_vendor_assets
-from codesetlib.codeset import codeset_dir, load_codeset
+from codesetlib.book.disclosure_scan import scan_book
+from codesetlib.book.pages import codeset_card, provenance_page, write_page
+from codesetlib.codeset import Codeset, codeset_dir, content_hash, load_codeset, read_codes
 from codesetlib.errors import StudyError
-from codesetlib.study import Study, load_study
+from codesetlib.expand import open_codeset_release
+from codesetlib.provenance import environment, git_state, sha256_bytes, sha256_json, source_hash
+from codesetlib.study import CodesetPin, Study, load_study
 from codesetlib.synthetic import generate_dataset
-from codesetlib.terminology import open_release
+from codesetlib.versions import version_dir
 
 GENERATED = "generated"
+RUNS_FILE = ".runs.json"
 
 
 def log(message: str) -> None:
     print(f"[codeset run] {message}", file=sys.stderr, flush=True)
 
 
-def check_codesets(study: Study, root: Path) -> None:
-    """Load every codeset the study names and its terminology release, before anything runs."""
-    for codeset_id in study.codesets:
-        codeset = load_codeset(codeset_dir(root / study.codesets_dir, codeset_id))
-        open_release(codeset.terminology_release)
+@dataclass(frozen=True)
+class StudyCodeset:
+    """A codeset as the study pins it: its folder, model and content hash."""
+
+    folder: Path
+    codeset: Codeset
+    content_hash: str
+
+
+def check_codesets(study: Study, root: Path) -> dict[str, StudyCodeset]:
+    """Load every codeset the study names at its pinned version, and its release, before anything runs."""
+    found = {}
+    for pin in study.codesets:
+        codeset_dir(root / study.codesets_dir, pin.id)
+        folder = version_dir(root / study.codesets_dir, pin.id, pin.version)
+        codeset = load_codeset(folder)
+        open_codeset_release(codeset)
+        found[pin.id] = StudyCodeset(folder, codeset, content_hash(codeset, read_codes(folder)))
+    return found
 
 
 def ensure_dataset(study: Study, root: Path) -> Path:
@@ -36,9 +63,9 @@ def ensure_dataset(study: Study, root: Path) -> Path:
     manifest = out / "manifest.json"
     wanted = study.dataset.synth.model_dump(mode="json")
     if manifest.is_file() and json.loads(manifest.read_text())["parameters"] == wanted:
-        log(f"dataset {out.relative_to(root)} is up to date")
+        log(f"dataset {study.dataset_dir} is up to date")
         return out
-    log(f"generating dataset {out.relative_to(root)} ({study.dataset.synth.patients} patients)")
+    log(f"generating dataset {study.dataset_dir} ({study.dataset.synth.patients} patients)")
     generate_dataset(study.dataset.synth, out)
     return out
 
@@ -46,10 +73,12 @@ def ensure_dataset(study: Study, root: Path) -> Path:
 def notebook_parameters(study: Study, declared: set[str], given: dict) -> dict:
     """The study-wide parameters a notebook declares, overlaid by the notebook's own."""
     common = {
-        "codeset_id": study.codesets[0],
+        "codeset_id": study.codeset_ids[0],
+        "codeset_ids": study.codeset_ids,
         "codesets_dir": study.codesets_dir,
         "dataset_dir": study.dataset_dir,
         "index_date": study.index_date.isoformat(),
+        "seed": study.seed,
         "disclosure_enabled": study.disclosure.enabled,
         "disclosure_threshold": study.disclosure.threshold,
         "disclosure_rounding": study.disclosure.rounding,
@@ -57,11 +86,10 @@ def notebook_parameters(study: Study, declared: set[str], given: dict) -> dict:
     return {k: v for k, v in common.items() if k in declared} | given
 
 
-def execute_notebook(source: Path, out_dir: Path, parameters: dict, root: Path) -> Path:
-    """Execute one notebook with papermill into `out_dir`, atomically (temporary file, then rename)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / source.name
-    partial = out_dir / f".{source.stem}.partial.ipynb"
+def execute_notebook(source: Path, target: Path, parameters: dict, root: Path) -> None:
+    """Execute one notebook with papermill into `target`, atomically (temporary file, then rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.stem}.partial.ipynb")
     try:
         papermill.execute_notebook(
             str(source),
@@ -76,35 +104,128 @@ def execute_notebook(source: Path, out_dir: Path, parameters: dict, root: Path) 
         raise StudyError(
             f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}", path=source
         ) from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     partial.replace(target)
-    return target
+
+
+def _read_runs(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _write_json(path: Path, value: object) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+    tmp.replace(path)
+
+
+def write_codeset_cards(codesets: dict[str, StudyCodeset], generated: Path) -> None:
+    """A page per codeset of the study (and none for codesets it does not use)."""
+    cards = generated / "codesets"
+    for stale in cards.glob("*.md") if cards.is_dir() else []:
+        if stale.stem not in codesets:
+            stale.unlink()
+    for codeset_id, pinned in codesets.items():
+        write_page(cards / f"{codeset_id}.md", codeset_card(pinned.folder))
+
+
+def run_notebooks(study: Study, root: Path, generated: Path, inputs: dict) -> dict:
+    """Execute the study's notebooks whose inputs changed; return what was run, with timings."""
+    runs_path = generated / RUNS_FILE
+    runs = _read_runs(runs_path)
+    record = {}
+    for number, run in enumerate(study.notebooks, start=1):
+        source = root / run.path
+        if not source.is_file():
+            raise StudyError(
+                f"notebook {run.path} does not exist", field=f"notebooks[{number - 1}].path"
+            )
+        declared = set(papermill.inspect_notebook(str(source)))
+        unknown = set(run.parameters) - declared
+        if unknown:
+            raise StudyError(
+                f"{run.path} declares no parameter(s) {', '.join(sorted(unknown))} "
+                f"(it declares: {', '.join(sorted(declared))})",
+                field=f"notebooks[{number - 1}].parameters",
+            )
+        parameters = notebook_parameters(study, declared, dict(run.parameters))
+        key = sha256_json(
+            {"notebook": sha256_bytes(source.read_bytes()), "parameters": parameters, **inputs}
+        )
+        target = generated / source.name
+        started = time.perf_counter()
+        executed = runs.get(run.path) != key or not target.is_file()
+        if executed:
+            log(f"({number}/{len(study.notebooks)}) executing {run.path}")
+            execute_notebook(source, target, parameters, root)
+            runs[run.path] = key
+            _write_json(runs_path, runs)
+        else:
+            log(f"({number}/{len(study.notebooks)}) {run.path} is up to date")
+        seconds = time.perf_counter() - started
+        record[run.path] = {
+            "inputs_hash": key,
+            "executed": executed,
+            "seconds": seconds,
+            "parameters": parameters,
+        }
+    return record
 
 
 def run_study(
     study_path: Path, *, codeset: str | None = None, book_dir: Path | None = None
 ) -> Path:
     """Build the record of the study at `study_path`; return the built book's index.html."""
+    started = time.perf_counter()
     study = load_study(study_path)
     root = study_path.resolve().parent
     if codeset is not None:
-        study = study.model_copy(update={"codesets": [codeset]})
-    check_codesets(study, root)
-    ensure_dataset(study, root)
+        study = study.model_copy(update={"codesets": [CodesetPin(id=codeset)]})
+    codesets = check_codesets(study, root)
+    dataset = ensure_dataset(study, root)
     book = book_dir or root / study.book_dir
-    for run in study.notebooks:
-        source = root / run.path
-        if not source.is_file():
-            raise StudyError(
-                f"notebook {run.path} does not exist", path=study_path, field="notebooks"
-            )
-        declared = set(papermill.inspect_notebook(str(source)))
-        given = dict(run.parameters)
-        if codeset is not None and "codeset_id" in given:
-            given["codeset_id"] = codeset
-        log(f"executing {run.path}")
-        execute_notebook(
-            source, book / GENERATED, notebook_parameters(study, declared, given), root
-        )
+    generated = book / GENERATED
+    env = environment()
+    manifest_sha = sha256_bytes((dataset / "manifest.json").read_bytes())
+    inputs = {
+        "codesets": {k: v.content_hash for k, v in codesets.items()},
+        "dataset": manifest_sha,
+        "packages": env["packages"],
+        "source": source_hash(),
+        "disclosure": study.disclosure.model_dump(),
+    }
+    write_codeset_cards(codesets, generated)
+    notebooks = run_notebooks(study, root, generated, inputs)
+    provenance = {
+        "study": study_path.name,
+        "git": git_state(root),
+        **env,
+        "seed": study.seed,
+        "dataset": {"path": study.dataset_dir, "manifest_sha256": manifest_sha},
+        "codesets": {
+            k: {
+                "version": v.codeset.version,
+                "release": v.codeset.terminology_release,
+                "content_hash": v.content_hash,
+            }
+            for k, v in codesets.items()
+        },
+        "disclosure": study.disclosure.describe(),
+        "notebooks": notebooks,
+    }
     copy_vendor_assets(root, book)
+    provenance["seconds_before_book_build"] = round(time.perf_counter() - started, 2)
+    _write_json(generated / "provenance.json", provenance)
+    write_page(generated / "provenance.md", provenance_page(provenance))
     log("building the book")
-    return build_book(book)
+    index = build_book(book)
+    leaks = scan_book(index.parent, study.disclosure)
+    if leaks:
+        shown = "\n".join(leak.line() for leak in leaks[:20])
+        raise StudyError(
+            f"{len(leaks)} count(s) in the book escaped disclosure control:\n{shown}",
+            path=index.parent,
+        )
+    log(f"done in {time.perf_counter() - started:.1f} s")
+    return index

@@ -120,8 +120,3 @@ def cohort_summary(review: CodesetReview) -> pd.DataFrame:
     return protect_counts(
         table, ["Patients with a code on or before the index date"], review.disclosure
     )
-
-
-def html_table(table: pd.DataFrame) -> str:
-    """A table as plain HTML without the index, for the record."""
-    return table.to_html(index=False, border=0, classes="codeset-table", na_rep="")

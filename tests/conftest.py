@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,14 @@ from codesetlib.terminology.snomedct import SnomedCT
 from tests.fixtures.rf2 import write_release
 
 TEST_RELEASE = "snomedct-test-20240401"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def terminology_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Index releases into a cache of the test session's own, not the user's."""
+    cache = tmp_path_factory.mktemp("terminology-cache")
+    os.environ["CODESET_CACHE_DIR"] = str(cache)
+    return cache
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,75 @@
+"""Provenance: what a build of the record was made from, and the hashes that decide what re-runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+PACKAGES = [
+    "codesetlib",
+    "duckdb",
+    "ibis-framework",
+    "jupyter-book",
+    "matplotlib",
+    "numpy",
+    "pandas",
+    "papermill",
+    "pyarrow",
+    "pydantic",
+    "pyspark",
+    "sphinx",
+]
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_json(value: object) -> str:
+    """A hash of a JSON-able value that does not depend on key order."""
+    return sha256_bytes(json.dumps(value, sort_keys=True, default=str).encode())
+
+
+def package_versions() -> dict[str, str]:
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def source_hash() -> str:
+    """A hash of codesetlib's own source, so a change to the code re-runs what depends on it."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def git_state(root: Path) -> dict[str, object]:
+    """The commit the build came from and whether the working tree had uncommitted changes."""
+
+    def run(*args: str) -> str | None:
+        try:
+            result = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, check=False
+            )
+        except FileNotFoundError:
+            return None
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    commit = run("rev-parse", "HEAD")
+    status = run("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit or "unknown", "dirty": bool(status)}
+
+
+def environment() -> dict[str, object]:
+    return {"python": platform.python_version(), "packages": package_versions()}

@@ -1,0 +1,122 @@
+"""The built record in a real headless browser (Debian's Chromium), over file:// and local HTTP.
+
+Checks: no console errors, no request leaves the machine, every internal link resolves, and the key
+pages render (screenshots are saved under build/test-artifacts/screenshots/).
+"""
+
+import functools
+import http.server
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from tests.book.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.book
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+KEY_PAGES = [
+    "index.html",
+    "codesets.html",
+    "generated/codesets/cancer_diagnosis.html",
+    "generated/01_codeset_review.html",
+    "generated/provenance.html",
+    "glossary.html",
+]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def site(built: Path) -> Iterator[str]:
+    """The built book served on a local port for the length of the module."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built.parent))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is not installed: `make test` installs Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+def visit(browser, url: str, local: str, shot: Path) -> tuple[list[str], list[str]]:
+    """Load `url`; return console errors and requests to anything but `local`."""
+    page = browser.new_page()
+    errors, outside = [], []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    def guard(route):
+        if route.request.url.startswith(local) or route.request.url.startswith("data:"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+    page.goto(url, wait_until="networkidle")
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot), full_page=False)
+    page.close()
+    return errors, outside
+
+
+@pytest.mark.parametrize("scheme", ["file", "http"])
+def test_key_pages_render_without_errors_or_outside_requests(built, site, browser, scheme):
+    root = built.parent
+    base = root.as_uri() if scheme == "file" else site
+    for name in KEY_PAGES:
+        assert (root / name).is_file(), name
+        shot = ARTIFACTS / "screenshots" / scheme / (name.replace("/", "__") + ".png")
+        errors, outside = visit(browser, f"{base}/{name}", base, shot)
+        assert errors == [], (name, errors)
+        assert outside == [], (name, outside)
+        assert shot.stat().st_size > 5_000
+
+
+def test_every_internal_link_resolves(built: Path):
+    root = built.parent
+    broken = []
+    ids_cache: dict[Path, set[str]] = {}
+    for page in root.rglob("*.html"):
+        if "_static" in page.parts:
+            continue
+        for href in re.findall(r'href="([^"]+)"', page.read_text()):
+            parsed = urlparse(href)
+            if parsed.scheme or href.startswith(("mailto:", "//")):
+                continue
+            target = (page.parent / unquote(parsed.path)).resolve() if parsed.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{page.relative_to(root)} → {href}")
+            elif parsed.fragment and target.suffix == ".html":
+                ids = ids_cache.setdefault(
+                    target, set(re.findall(r'id="([^"]+)"', target.read_text()))
+                )
+                if parsed.fragment not in ids:
+                    broken.append(f"{page.relative_to(root)} → {href} (no such anchor)")
+    assert broken == []
