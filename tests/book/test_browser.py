@@ -20,7 +20,7 @@ from tests.book.conftest import ARTIFACTS
 pytestmark = pytest.mark.book
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 KEY_PAGES = [
-    "index.html",
+    "intro.html",
     "codesets.html",
     "generated/codesets/cancer_diagnosis.html",
     "generated/01_codeset_review.html",
@@ -41,8 +41,12 @@ FLAGS = [
 @pytest.fixture(scope="module")
 def site(built: Path) -> Iterator[str]:
     """The built book served on a local port for the length of the module."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built.parent))
-    handler.log_message = lambda *args: None
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(built.parent))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
