@@ -32,7 +32,7 @@ SUSPICIOUS = {
     "screening": re.compile(r"\bscreening\b", re.I),
     "referral": re.compile(r"\breferral\b|\breferred\b", re.I),
     "negation": re.compile(
-        r"^(no|not)\b|\bnegative\b|\bdeclined\b|\bexcluded\b|\bresolved\b|\bruled out\b", re.I
+        r"^(no|not)\b|(?<!-)\bnegative\b|\bdeclined\b|\bexcluded\b|\bresolved\b|\bruled out\b", re.I
     ),
 }
 
