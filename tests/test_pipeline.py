@@ -1,0 +1,78 @@
+"""The study runner's cache: re-run only what changed, and resume after a failure."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from codesetlib.errors import StudyError
+from codesetlib.pipeline import RUNS_FILE, run_notebooks
+from codesetlib.study import Study
+
+
+def notebook(path: Path, body: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(
+        'dataset_dir = "data"\nscale = 1', metadata={"tags": ["parameters"]}
+    )
+    nb.cells = [params, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def study(tmp_path: Path) -> Study:
+    notebook(tmp_path / "a.ipynb", "print(scale * 2)")
+    notebook(tmp_path / "b.ipynb", "assert scale < 10, 'scale too large'")
+    return Study.model_validate(
+        {
+            "title": "t",
+            "index_date": "2025-03-31",
+            "dataset": {"name": "d"},
+            "codesets": ["c"],
+            "notebooks": [{"path": "a.ipynb"}, {"path": "b.ipynb", "parameters": {"scale": 2}}],
+        }
+    )
+
+
+def test_unchanged_notebooks_are_not_executed_again(tmp_path: Path, study: Study):
+    out = tmp_path / "generated"
+    first = run_notebooks(study, tmp_path, out, {"dataset": "x"})
+    assert [r["executed"] for r in first.values()] == [True, True]
+    again = run_notebooks(study, tmp_path, out, {"dataset": "x"})
+    assert [r["executed"] for r in again.values()] == [False, False]
+    changed = run_notebooks(study, tmp_path, out, {"dataset": "y"})
+    assert [r["executed"] for r in changed.values()] == [True, True]
+    assert first["b.ipynb"]["parameters"] == {"dataset_dir": "data/synthetic/d", "scale": 2}
+
+
+def test_a_failure_keeps_what_ran_and_leaves_nothing_half_written(tmp_path: Path, study: Study):
+    out = tmp_path / "generated"
+    broken = study.model_copy(
+        update={
+            "notebooks": [
+                study.notebooks[0],
+                study.notebooks[1].model_copy(update={"parameters": {"scale": 99}}),
+            ]
+        }
+    )
+    with pytest.raises(StudyError, match="raised AssertionError: scale too large"):
+        run_notebooks(broken, tmp_path, out, {"dataset": "x"})
+    assert sorted(p.name for p in out.iterdir()) == [RUNS_FILE, "a.ipynb"]
+    assert list(json.loads((out / RUNS_FILE).read_text())) == ["a.ipynb"]
+    resumed = run_notebooks(study, tmp_path, out, {"dataset": "x"})
+    assert [r["executed"] for r in resumed.values()] == [False, True]
+
+
+def test_a_parameter_the_notebook_does_not_declare_is_refused(tmp_path: Path, study: Study):
+    wrong = study.model_copy(
+        update={"notebooks": [study.notebooks[0].model_copy(update={"parameters": {"scael": 2}})]}
+    )
+    with pytest.raises(StudyError, match=r"declares no parameter\(s\) scael"):
+        run_notebooks(wrong, tmp_path, tmp_path / "generated", {})
