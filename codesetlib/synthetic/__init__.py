@@ -1,5 +1,6 @@
-"""Synthetic primary-care EHR data with a known ground truth."""
+"""Synthetic primary-care EHR data with a known ground truth (see SCHEMA.md)."""
 
-from codesetlib.synthetic.generate import SynthParams, generate_dataset, read_manifest
+from codesetlib.synthetic.generate import generate_dataset, read_manifest
+from codesetlib.synthetic.params import SynthParams, load_params
 
-__all__ = ["SynthParams", "generate_dataset", "read_manifest"]
+__all__ = ["SynthParams", "generate_dataset", "load_params", "read_manifest"]

@@ -1,180 +1,243 @@
-"""Generate a small synthetic primary-care dataset as Parquet, deterministic by seed.
+"""Generate a synthetic primary-care dataset with a known truth, as Parquet, deterministic by seed.
 
-Tables: `practices`, `patients`, `registrations`, `clinical_events`; `manifest.json` records the schema
-version, seed, parameters, row counts and a SHA-256 of every file, so a dataset can be pinned by hash.
-"""
+The truth (population, conditions, attributes) and the coding process (what reaches the record) are
+separate steps. Patients are generated in chunks, each from its own random stream derived from
+(seed, chunk index), so the output does not depend on how many worker processes run them; chunks are
+written in order, so memory stays bounded whatever the number of patients. See SCHEMA.md."""
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
-import shutil
-import tempfile
+import multiprocessing
+import os
+import sys
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict, Field
+from tqdm import tqdm
 
 from codesetlib.errors import DatasetError
-from codesetlib.terminology import Terminology, open_release
+from codesetlib.synthetic import coding
+from codesetlib.synthetic.calibration import Calibration, load_calibration, practice_shares
+from codesetlib.synthetic.code_choice import load_code_choice, release_periods
+from codesetlib.synthetic.conditions import (
+    ATTRIBUTE_CATEGORIES,
+    attribute_rows,
+    condition_rows,
+    draw_attributes,
+    draw_conditions,
+)
+from codesetlib.synthetic.dates import day_number
+from codesetlib.synthetic.params import SynthParams
+from codesetlib.synthetic.population import (
+    Practices,
+    draw_patients,
+    draw_practices,
+    draw_registrations,
+    registered_at_end,
+    registration_rows,
+)
+from codesetlib.synthetic.writer import MANIFEST, DatasetWriter, sha256_of
 
-SCHEMA_VERSION = "0.1"
-MANIFEST = "manifest.json"
-EPOCH = dt.date(1970, 1, 1)
-# Concepts whose descendants the events are drawn from, with the share of patients who get one.
-CONDITION_ANCHORS = {
-    "363346000": 0.06,  # Malignant neoplastic disease
-    "73211009": 0.07,  # Diabetes mellitus
-}
-BOROUGHS = ["Barnet", "Camden", "Enfield", "Haringey", "Islington"]
+# Recording items whose completeness varies by practice.
+PRACTICE_ITEMS = (
+    "ethnicity",
+    "main_language",
+    "employment_status",
+    "family_history_of_cancer",
+    "cancer_diagnosis",
+    "cancer_care_review",
+    "cancer_staging",
+    "cancer_treatment",
+    "cancer_care_plan",
+    "holistic_needs_assessment",
+    "cancer_support_discussion",
+    "nmsc_diagnosis",
+    "diabetes_diagnosis",
+)
 
 
-class SynthParams(BaseModel):
-    """Parameters of a synthetic dataset; together with the seed they fix every byte of it."""
+@dataclass(frozen=True)
+class GeneratorModel:
+    """Everything fixed before the first chunk: parameters, practices and the coding model."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    params: SynthParams
+    practices: Practices
+    coding: coding.CodingModel
+    history_start: int
 
-    patients: int = Field(default=2000, ge=1, le=50_000_000)
-    practices: int = Field(default=10, ge=1)
-    seed: int = Field(default=42, ge=0)
-    start: dt.date = dt.date(2015, 1, 1)
-    end: dt.date = dt.date(2025, 3, 31)
-    terminology_release: str = "snomedct-teaching-20240401"
-    background_events_per_patient: float = Field(default=4.0, ge=0)
-
-
-def _days(date: dt.date) -> int:
-    return (date - EPOCH).days
+    @property
+    def chunks(self) -> int:
+        return -(-self.params.patients // self.params.chunk_patients)
 
 
-def _date_array(days: np.ndarray) -> pa.Array:
-    return pa.array(days.astype("int32"), type=pa.int32()).cast(pa.date32())
+def _seed_sequence(seed: int, *key: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence(entropy=seed, spawn_key=key)
 
 
-def _practices(params: SynthParams, registrations: pa.Table) -> pa.Table:
-    ids = np.arange(1, params.practices + 1)
-    registered = registrations["practice_id"].to_numpy()
-    return pa.table(
-        {
-            "practice_id": pa.array(ids, type=pa.int32()),
-            "borough": pa.array([BOROUGHS[i % len(BOROUGHS)] for i in range(params.practices)]),
-            "list_size": pa.array(np.bincount(registered, minlength=len(ids) + 1)[1:], pa.int32()),
-        }
+def build_model(params: SynthParams) -> GeneratorModel:
+    """Load and check the calibration and code choices, and draw the practices (from the seed)."""
+    calibration: Calibration = load_calibration(params.calibration_path())
+    choice = load_code_choice(
+        params.code_choice_path(),
+        release_periods(
+            params.terminology_release, params.terminology_release_after_drift, params.drift_date
+        ),
+        release_periods(params.dmd_release, params.dmd_release_after_drift, params.drift_date),
+        ATTRIBUTE_CATEGORIES,
     )
-
-
-def _patients(params: SynthParams, rng: np.random.Generator) -> pa.Table:
-    n = params.patients
-    age_at_end = rng.integers(0, 100, n)
-    dob = _days(params.end) - age_at_end * 365 - rng.integers(0, 365, n)
-    dies = rng.random(n) < 0.03
-    death = np.where(dies, rng.integers(_days(params.start), _days(params.end), n), 0)
-    death = np.maximum(death, dob + 1)
-    return pa.table(
-        {
-            "patient_id": pa.array(np.arange(1, n + 1), type=pa.int64()),
-            "sex": pa.array(np.where(rng.random(n) < 0.5, "female", "male")),
-            "date_of_birth": _date_array(dob),
-            "date_of_death": pa.array(
-                [None if not d else int(x) for d, x in zip(dies, death, strict=True)],
-                type=pa.int32(),
-            ).cast(pa.date32()),
-            "imd_quintile": pa.array(rng.integers(1, 6, n), type=pa.int8()),
-        }
-    )
-
-
-def _registrations(params: SynthParams, patients: pa.Table, rng: np.random.Generator) -> pa.Table:
-    n = patients.num_rows
-    dob = patients["date_of_birth"].cast(pa.int32()).to_numpy()
-    start = np.maximum(dob, _days(params.start) - rng.integers(0, 3650, n))
-    return pa.table(
-        {
-            "patient_id": patients["patient_id"],
-            "practice_id": pa.array(rng.integers(1, params.practices + 1, n), type=pa.int32()),
-            "start_date": _date_array(start),
-            "end_date": patients["date_of_death"],
-        }
-    )
-
-
-def _events(
-    params: SynthParams, patients: pa.Table, terminology: Terminology, rng: np.random.Generator
-) -> pa.Table:
-    n = patients.num_rows
-    dob = patients["date_of_birth"].cast(pa.int32()).to_numpy()
-    first_day = np.maximum(dob, _days(params.start))
-    span = np.maximum(_days(params.end) - first_day, 1)
-    all_codes = np.array(sorted(c for c in terminology.codes() if terminology.concept(c).active))
-    pids, codes = [], []
-    for anchor, share in CONDITION_ANCHORS.items():
-        pool = np.array(sorted(terminology.descendants_of(anchor) | {anchor}))
-        who = np.flatnonzero(rng.random(n) < share)
-        pids.append(who)
-        codes.append(pool[rng.integers(0, len(pool), len(who))])
-    background = rng.poisson(params.background_events_per_patient, n)
-    who = np.repeat(np.arange(n), background)
-    pids.append(who)
-    codes.append(all_codes[rng.integers(0, len(all_codes), len(who))])
-    index = np.concatenate(pids)
-    day = first_day[index] + (rng.random(len(index)) * span[index]).astype("int64")
-    order = np.lexsort((np.concatenate(codes), day, index))
-    return pa.table(
-        {
-            "patient_id": pa.array(index[order] + 1, type=pa.int64()),
-            "date": _date_array(day[order]),
-            "code": pa.array(np.concatenate(codes)[order]),
-            "value": pa.array(np.full(len(order), None, dtype=object), type=pa.float64()),
-        }
-    )
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def generate_dataset(params: SynthParams, out_dir: Path) -> dict:
-    """Write the dataset to `out_dir` (replacing it whole, never half-written); return the manifest."""
-    rng = np.random.default_rng(params.seed)
-    terminology = open_release(params.terminology_release)
-    patients = _patients(params, rng)
-    registrations = _registrations(params, patients, rng)
-    tables = {
-        "practices": _practices(params, registrations),
-        "patients": patients,
-        "registrations": registrations,
-        "clinical_events": _events(params, patients, terminology, rng),
+    rng = np.random.default_rng(_seed_sequence(params.seed, 0))
+    practices = draw_practices(params.practices, calibration.boroughs, rng)
+    shares = {
+        item: practice_shares(
+            getattr(calibration.recording, item),
+            practices.share,
+            calibration.practice_variation,
+            rng,
+        )
+        for item in PRACTICE_ITEMS
     }
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    model = coding.CodingModel(
+        start=day_number(params.start),
+        end=day_number(params.end),
+        calibration=calibration,
+        choice=choice,
+        practice_share=shares,
+    )
+    return GeneratorModel(params, practices, model, day_number(params.history_start))
+
+
+def generate_chunk(model: GeneratorModel, index: int) -> dict[str, Any]:
+    """The rows of every table for chunk `index`, and its patients registered at the end by practice."""
+    params, cm = model.params, model.coding
+    rng = np.random.default_rng(_seed_sequence(params.seed, 1, index))
+    first = index * params.chunk_patients
+    count = min(params.chunk_patients, params.patients - first)
+    patients, practice = draw_patients(first + 1, count, cm.start, cm.end, model.practices, rng)
+    screening_ages = {k: v.ages for k, v in cm.calibration.screening.items()}
+    conditions = draw_conditions(patients, model.history_start, cm.end, screening_ages, rng)
+    registrations = draw_registrations(patients, practice, cm.start, cm.end, model.practices, rng)
+    attributes = draw_attributes(patients, cm.end, rng)
+    chunk = coding.Chunk(patients, registrations, conditions, attributes)
+    events, medications = coding.EventBuffer(), coding.EventBuffer()
+    coding.code_attributes(cm, chunk, events, rng)
+    coded_day = coding.code_cancer(cm, chunk, events, rng)
+    coding.code_cancer_care(cm, chunk, coded_day, events, medications, rng)
+    coding.code_nmsc(cm, chunk, events, rng)
+    coding.code_diabetes(cm, chunk, events, medications, rng)
+    coding.code_screening(cm, chunk, events, rng)
+    event_rows = events.rows(patients.patient_id, with_value=True)
+    event_rows["code"] = (event_rows["code"], cm.choice.snomed_vocabulary)
+    medication_rows = medications.rows(patients.patient_id, with_value=False)
+    medication_rows["code"] = (medication_rows["code"], cm.choice.dmd_vocabulary)
+    at_end = registered_at_end(patients, registrations, cm.end)
+    return {
+        "tables": {
+            "patients": {
+                "patient_id": patients.patient_id,
+                "sex": (patients.female.astype(np.int8), ["male", "female"]),
+                "date_of_birth": patients.date_of_birth,
+                "date_of_death": patients.date_of_death,
+                "imd_quintile": patients.imd_quintile,
+            },
+            "registrations": registration_rows(patients, registrations, cm.end),
+            "clinical_events": event_rows,
+            "medications": medication_rows,
+            "truth_conditions": condition_rows(patients, conditions),
+            "truth_attributes": attribute_rows(patients, attributes),
+        },
+        "list_size": np.bincount(
+            registrations.final_practice()[at_end], minlength=len(model.practices.share)
+        ),
+    }
+
+
+_WORKER_MODEL: GeneratorModel | None = None
+
+
+def _start_worker(model: GeneratorModel) -> None:
+    global _WORKER_MODEL
+    _WORKER_MODEL = model
+
+
+def _chunk_in_worker(index: int) -> dict[str, Any]:
+    assert _WORKER_MODEL is not None
+    return generate_chunk(_WORKER_MODEL, index)
+
+
+def _chunks_in_order(model: GeneratorModel, workers: int):
+    """Each chunk's rows in chunk order, from `workers` processes, at most a few chunks ahead."""
+    if workers <= 1 or model.chunks == 1:
+        for index in range(model.chunks):
+            yield generate_chunk(model, index)
+        return
+    context = multiprocessing.get_context("forkserver")
+    with context.Pool(workers, initializer=_start_worker, initargs=(model,)) as pool:
+        pending: deque = deque()
+        submitted = 0
+        while pending or submitted < model.chunks:
+            while submitted < model.chunks and len(pending) < workers + 1:
+                pending.append(pool.apply_async(_chunk_in_worker, (submitted,)))
+                submitted += 1
+            yield pending.popleft().get()
+
+
+def default_workers() -> int:
+    """Two worker processes where two cores are there (the chunks' results do not depend on it)."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def generate_dataset(
+    params: SynthParams, out_dir: Path, *, workers: int | None = None, progress: bool | None = None
+) -> dict:
+    """Write the dataset to `out_dir` (replacing it whole, never half-written); return the manifest.
+
+    `progress` shows a bar on standard error (default: when it is a terminal)."""
+    model = build_model(params)
+    workers = default_workers() if workers is None else workers
+    show = sys.stderr.isatty() if progress is None else progress
+    writer = DatasetWriter(Path(out_dir))
+    list_size = np.zeros(params.practices, dtype=np.int64)
     try:
-        files = {}
-        for name, table in tables.items():
-            path = staging / f"{name}.parquet"
-            pq.write_table(table, path, compression="zstd")
-            files[name] = {"rows": table.num_rows, "sha256": _sha256(path)}
-        manifest = {
-            "schema_version": SCHEMA_VERSION,
-            "seed": params.seed,
-            "parameters": params.model_dump(mode="json"),
-            "tables": files,
+        with tqdm(total=params.patients, unit="patient", disable=not show, file=sys.stderr) as bar:
+            for result in _chunks_in_order(model, workers):
+                for name, columns in result["tables"].items():
+                    writer.write(name, columns)
+                list_size += result["list_size"]
+                bar.update(len(result["tables"]["patients"]["patient_id"]))
+        practice_ids = np.arange(1, params.practices + 1, dtype=np.int32)
+        writer.write(
+            "practices",
+            {
+                "practice_id": practice_ids,
+                "borough": (model.practices.borough, list(model.practices.names)),
+                "list_size": list_size.astype(np.int32),
+            },
+        )
+        inputs = {
+            "calibration": {
+                "path": params.calibration_path().name,
+                "sha256": sha256_of(params.calibration_path()),
+            },
+            "code_choice": {
+                "path": params.code_choice_path().name,
+                "sha256": sha256_of(params.code_choice_path()),
+            },
         }
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.chmod(0o755)
-        staging.rename(out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return manifest
+        return writer.commit(
+            {"seed": params.seed, "parameters": params.model_dump(mode="json"), "inputs": inputs}
+        )
+    except BaseException:
+        writer.abandon()
+        raise
 
 
 def read_manifest(dataset_dir: Path) -> dict:
     """The manifest of a generated dataset; a clear error when the folder holds none."""
-    path = dataset_dir / MANIFEST
+    path = Path(dataset_dir) / MANIFEST
     if not path.is_file():
         raise DatasetError(
             "no manifest.json: not a generated dataset (run `codeset synth --out DIR`)",
