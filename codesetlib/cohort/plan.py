@@ -16,7 +16,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from codesetlib.cohort.dates import Offset
+from codesetlib.cohort.dates import Offset, add_offset
 from codesetlib.cohort.model import AGE_BANDS, CodesetCodes, CohortDefinition, Criterion, Window
 
 KEYS = ["patient_id", "index_date"]
@@ -172,32 +172,57 @@ def _with_registration(rows: ir.Table, tables: Mapping[str, ir.Table], borough: 
 
 
 def criterion_relation(
-    frame: ir.Table, criterion: Criterion, tables: Mapping[str, ir.Table], codes: ir.Table
+    frame: ir.Table,
+    criterion: Criterion,
+    tables: Mapping[str, ir.Table],
+    codes: ir.Table,
+    fixed_index: dt.date | None = None,
 ) -> ir.Table:
-    """(patient_id, index_date, <criterion>) for the frame rows with an event in the window."""
+    """(patient_id, index_date, <criterion>) for the frame rows with an event in the window.
+
+    With one index date for everyone the window's bounds are computed once (by `dates.add_offset`,
+    the same arithmetic) and the events filtered before grouping, without joining the frame.
+    """
     events = coded_events(tables[criterion.table], codes, criterion.codeset)
     columns = ["patient_id", "date", "code", "category"]
     if "value" in events.columns:
         columns.append("value")
     events = events.select(*columns).rename(event_date="date")
-    keys = frame.select(*KEYS)
-    joined = keys.join(events, "patient_id")
-    joined = joined.filter(in_window(joined.event_date, joined.index_date, criterion.window))
+    if fixed_index is not None:
+        index = ibis.literal(fixed_index, type="date")
+        joined = events.filter(_fixed_window(events.event_date, fixed_index, criterion.window))
+        joined = joined.mutate(index_date=index)
+    else:
+        keys = frame.select(*KEYS)
+        joined = keys.join(events, "patient_id")
+        joined = joined.filter(in_window(joined.event_date, joined.index_date, criterion.window))
     if criterion.returns in ("exists", "count"):
         return joined.group_by(KEYS).agg(**{criterion.name: joined.count()})
     return _picked_event(joined, criterion)
 
 
+def _fixed_window(event_date: ir.DateValue, index: dt.date, window: Window) -> ir.BooleanValue:
+    cond = ibis.literal(True)
+    if window.start is not None:
+        cond &= event_date >= ibis.literal(add_offset(index, window.start), type="date")
+    if window.end is not None:
+        cond &= event_date <= ibis.literal(add_offset(index, window.end), type="date")
+    return cond
+
+
 def _picked_event(joined: ir.Table, criterion: Criterion) -> ir.Table:
     """The first or last event in the window, ties broken by code and then value, the same way."""
-    sort = [joined.event_date, joined.code]
+    if criterion.field == "date":
+        date = joined.event_date
+        picked = date.min() if criterion.which == "first" else date.max()
+        return joined.group_by(KEYS).agg(**{criterion.name: picked})
+    key = {"date": joined.event_date, "code": joined.code}
     if "value" in joined.columns:
-        sort.append(joined.value.fill_null(NO_VALUE))
-    order = sort if criterion.which == "first" else [ibis.desc(k) for k in sort]
-    ranked = joined.mutate(rank=ibis.row_number().over(group_by=KEYS, order_by=order))
-    field = "event_date" if criterion.field == "date" else criterion.field
-    picked = ranked.filter(ranked["rank"] == 0)
-    return picked.select(*KEYS, **{criterion.name: picked[field]})
+        key["value"] = joined.value.fill_null(NO_VALUE)
+    order = ibis.struct(key)
+    field = joined[criterion.field]
+    picked = field.argmin(order) if criterion.which == "first" else field.argmax(order)
+    return joined.group_by(KEYS).agg(**{criterion.name: picked})
 
 
 def compile_plan(
@@ -209,6 +234,7 @@ def compile_plan(
 ) -> CohortPlan:
     """The definition's plan over `tables`; `frame` replaces the index dates (for measures)."""
     codes = codes_relation({k: v for k, v in codesets.items() if k in definition.codesets_used()})
+    fixed_index = definition.index_date.date if frame is None else None
     frame = frame if frame is not None else index_frame(definition, tables, codes)
     outputs = definition.output_columns()
     needs = set(outputs) | set(extra_columns)
@@ -216,7 +242,7 @@ def compile_plan(
         needs.add("registered")
     rows = with_patient_columns(frame, tables, needs)
     for criterion in definition.criteria:
-        found = criterion_relation(frame, criterion, tables, codes)
+        found = criterion_relation(frame, criterion, tables, codes, fixed_index)
         rows = rows.left_join(found, KEYS)
         rows = rows.drop(*[c for c in rows.columns if c.endswith("_right")])
         if criterion.returns == "exists":
