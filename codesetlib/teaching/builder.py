@@ -1,0 +1,329 @@
+"""The state of a codeset being built by hand: search, browse, rules, decisions, codes and counts.
+
+`CodesetBuilder` is a plain class so that everything the builder notebook does can be tested without a
+browser or a kernel; the widgets in `codesetlib.teaching.widgets` only call its methods and show the
+tables it returns. Codes come from `expand_rules`, the same expansion every codeset in the kit uses, and
+a saved draft is an ordinary codeset folder (`codeset.yaml` + `codes.csv`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from codesetlib.codeset import CODESET_ID, CodeRow, Codeset, Decision, Rule, write_codes
+from codesetlib.disclosure import DisclosureSettings, protect_counts
+from codesetlib.expand import Expansion, expand_rules
+from codesetlib.interchange import new_codeset, write_codeset
+from codesetlib.paths import resolve
+from codesetlib.review import rules_table
+from codesetlib.teaching import BuilderError
+from codesetlib.teaching.counts import PatientCounter
+from codesetlib.terminology import Concept, Terminology, open_release
+
+Action = Literal["include", "exclude"]
+COUNT_COLUMNS = ["Patients", "Events"]
+DEFAULT_AUTHOR = "Codeset builder user"
+DRAFT_PURPOSE = "Draft built in the codeset builder; state the codeset's purpose before review."
+
+
+class CodesetBuilder:
+    """A draft codeset: ordered rules over one terminology release, decisions, and live counts.
+
+    `counter` (optional) counts the patients each code finds in a dataset; without it the builder
+    still gives codes but no counts.
+    """
+
+    def __init__(
+        self,
+        terminology: Terminology,
+        counter: PatientCounter | None = None,
+        *,
+        author: str = DEFAULT_AUTHOR,
+        disclosure: DisclosureSettings | None = None,
+        rules: Iterable[Rule] = (),
+        decisions: Iterable[Decision] = (),
+    ) -> None:
+        self.terminology = terminology
+        self.counter = counter
+        self.author = author
+        self.disclosure = disclosure or DisclosureSettings()
+        self.rules: list[Rule] = list(rules)
+        self.decisions: list[Decision] = list(decisions)
+        self.selected: Concept | None = None
+        self._last_rule_number = 0
+
+    @classmethod
+    def open(
+        cls,
+        release: str,
+        dataset_dir: str | Path | None = None,
+        *,
+        index_date: str | dt.date | None = None,
+        **options,
+    ) -> CodesetBuilder:
+        """A builder on the release with id `release`, counting patients in `dataset_dir` if given."""
+        counter = PatientCounter.from_dataset(dataset_dir, index_date) if dataset_dir else None
+        return cls(open_release(release), counter, **options)
+
+    @classmethod
+    def from_codeset(
+        cls, codeset: Codeset, counter: PatientCounter | None = None
+    ) -> CodesetBuilder:
+        """A builder that starts from an existing codeset's release, rules and decisions."""
+        return cls(
+            open_release(codeset.terminology_release),
+            counter,
+            rules=codeset.rules,
+            decisions=codeset.decisions,
+        )
+
+    # Browsing the terminology.
+
+    def search(self, text: str, limit: int = 50) -> list[Concept]:
+        """Active concepts whose terms contain every word of `text`, by term, at most `limit`."""
+        if len(text.strip()) < 2:
+            return []
+        found = sorted(self.terminology.search(text), key=lambda c: c.term.lower())
+        return found[:limit]
+
+    def select(self, code: str) -> Concept:
+        """Make `code` the selected concept (the one parents, children and rules default to)."""
+        self.selected = self.terminology.concept(code.strip())
+        return self.selected
+
+    def concept(self, code: str | None = None) -> Concept:
+        """The concept `code`, or the selected one; refuses when neither is given."""
+        if code is not None:
+            return self.terminology.concept(code.strip())
+        if self.selected is None:
+            raise BuilderError("no concept is selected: search for one and select it first")
+        return self.selected
+
+    def parents(self, code: str | None = None) -> list[Concept]:
+        """Direct parents of `code` (default: the selected concept), by term."""
+        return self._concepts(self.terminology.parents(self.concept(code).code))
+
+    def children(self, code: str | None = None) -> list[Concept]:
+        """Direct children of `code` (default: the selected concept), by term."""
+        return self._concepts(self.terminology.children(self.concept(code).code))
+
+    def _concepts(self, codes: Iterable[str]) -> list[Concept]:
+        return sorted((self.terminology.concept(c) for c in codes), key=lambda c: c.term.lower())
+
+    # Rules and decisions.
+
+    def include(
+        self, code: str | None = None, descendants: bool = True, note: str | None = None
+    ) -> Rule:
+        """Add a rule including `code` (default: the selected concept), with its descendants or not."""
+        return self._concept_rule("include", code, descendants, note)
+
+    def exclude(
+        self, code: str | None = None, descendants: bool = True, note: str | None = None
+    ) -> Rule:
+        """Add a rule excluding `code` (default: the selected concept), with its descendants or not."""
+        return self._concept_rule("exclude", code, descendants, note)
+
+    def include_search(self, text: str, within: str | None = None, note: str | None = None) -> Rule:
+        """Add a rule including active concepts whose terms contain every word of `text`.
+
+        `within` limits the search to a concept and its descendants.
+        """
+        return self._search_rule("include", text, within, note)
+
+    def exclude_search(self, text: str, within: str | None = None, note: str | None = None) -> Rule:
+        """Add a rule excluding active concepts whose terms contain every word of `text`."""
+        return self._search_rule("exclude", text, within, note)
+
+    def _concept_rule(
+        self, action: Action, code: str | None, descendants: bool, note: str | None
+    ) -> Rule:
+        concept = self.concept(code)
+        rule = Rule(
+            id=self.next_rule_id(),
+            action=action,
+            concept=concept.code,
+            term=concept.term,
+            descendants=descendants,
+            note=note or None,
+        )
+        return self._add(rule)
+
+    def _search_rule(self, action: Action, text: str, within: str | None, note: str | None) -> Rule:
+        text = " ".join(text.split())
+        if len(text) < 2:
+            raise BuilderError("a search rule needs at least two characters to search for")
+        within = self.concept(within).code if within else None
+        rule = Rule(
+            id=self.next_rule_id(), action=action, search=text, within=within, note=note or None
+        )
+        return self._add(rule)
+
+    def _add(self, rule: Rule) -> Rule:
+        self.rules.append(rule)
+        self._last_rule_number = int(rule.id[1:])
+        return rule
+
+    def next_rule_id(self) -> str:
+        """`R<n>`, n one more than any rule number used so far: a removed rule's id is not reused,
+        so a decision written about it cannot come to mean another rule."""
+        numbers = [int(m.group(1)) for r in self.rules if (m := re.fullmatch(r"R(\d+)", r.id))]
+        return f"R{max(*numbers, self._last_rule_number, 0) + 1}"
+
+    def rule(self, rule_id: str) -> Rule:
+        """The rule with id `rule_id`; refuses an unknown id, naming those there are."""
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        known = ", ".join(r.id for r in self.rules) or "none"
+        raise BuilderError(f"no rule {rule_id} (rules: {known})")
+
+    def remove_rule(self, rule_id: str) -> Rule:
+        """Remove a rule, and the decisions about it."""
+        rule = self.rule(rule_id)
+        self.rules.remove(rule)
+        self.decisions = [d for d in self.decisions if d.about != rule_id]
+        return rule
+
+    def decide(
+        self,
+        rule_id: str,
+        rationale: str,
+        decision: Literal["include", "exclude", "review"] | None = None,
+        *,
+        today: dt.date | None = None,
+    ) -> Decision:
+        """Record why a rule is as it is (replacing an earlier decision about it).
+
+        The decision defaults to the rule's own action; pass "review" to mark it as still open.
+        """
+        rule = self.rule(rule_id)
+        if not rationale.strip():
+            raise BuilderError(f"a decision about {rule_id} needs a rationale")
+        recorded = Decision(
+            about=rule.id,
+            decision=decision or rule.action,
+            rationale=rationale.strip(),
+            by=self.author,
+            date=today or dt.date.today(),
+        )
+        self.decisions = [d for d in self.decisions if d.about != rule_id] + [recorded]
+        return recorded
+
+    def decision(self, rule_id: str) -> Decision | None:
+        """The decision recorded about `rule_id`, if any."""
+        return next((d for d in self.decisions if d.about == rule_id), None)
+
+    # What the rules give.
+
+    def expansion(self) -> Expansion:
+        """The rules expanded in the builder's release (no rules: no codes)."""
+        if not self.rules:
+            return Expansion([], [], self.terminology.release.id)
+        return expand_rules(self.to_codeset("draft"), self.terminology)
+
+    def codes(self) -> list[CodeRow]:
+        """The codes the rules give, in code order, each with the rule that brought it in."""
+        return self.expansion().codes
+
+    def patients_per_code(self, protected: bool = True) -> pd.DataFrame:
+        """Code, term, rule, patients and events for each code; under disclosure control by default.
+
+        Without a dataset the count columns are absent.
+        """
+        rows = self.codes()
+        table = pd.DataFrame(
+            {
+                "Code": [r.code for r in rows],
+                "Term": [r.term for r in rows],
+                "Rule": [r.rule for r in rows],
+            }
+        )
+        if self.counter is None:
+            return table
+        counts = self.counter.per_code(table["Code"])
+        table["Patients"] = counts["patients"].to_numpy()
+        table["Events"] = counts["events"].to_numpy()
+        # Most-used codes first; ties stay in code order, as the expansion gives them.
+        table = table.sort_values("Patients", ascending=False, kind="stable").reset_index(drop=True)
+        return protect_counts(table, COUNT_COLUMNS, self.disclosure) if protected else table
+
+    def patient_count(self) -> int | None:
+        """Distinct patients any code of the codeset finds (None without a dataset)."""
+        if self.counter is None:
+            return None
+        return self.counter.patients(row.code for row in self.codes())
+
+    def summary(self) -> pd.DataFrame:
+        """One row: rules, codes, and the patients found under disclosure control."""
+        table = pd.DataFrame(
+            {
+                "Release": [self.terminology.release.id],
+                "Rules": [len(self.rules)],
+                "Codes": [len(self.codes())],
+            }
+        )
+        found = self.patient_count()
+        if found is None:
+            return table
+        table["Patients found"] = [found]
+        return protect_counts(table, ["Patients found"], self.disclosure)
+
+    def rules_table(self) -> pd.DataFrame:
+        """Each rule in order with what it did, and the decision recorded about it."""
+        if not self.rules:
+            return pd.DataFrame(columns=["Rule", "Action", "Names", "Codes matched", "Decision"])
+        table = rules_table(self.expansion())
+        table["Decision"] = [self._decision_text(r.id) for r in self.rules]
+        return table
+
+    def _decision_text(self, rule_id: str) -> str:
+        found = self.decision(rule_id)
+        return f"{found.decision}: {found.rationale}" if found else ""
+
+    # Saving.
+
+    def to_codeset(
+        self,
+        codeset_id: str,
+        *,
+        title: str | None = None,
+        purpose: str | None = None,
+        category: str = "other",
+    ) -> Codeset:
+        """The draft as a codeset (format v1, version 0.1.0, status draft)."""
+        if not self.rules:
+            raise BuilderError("a codeset needs at least one rule: include a concept first")
+        if not re.fullmatch(CODESET_ID, codeset_id):
+            raise BuilderError(
+                f"'{codeset_id}' is not a codeset id: use lower-case letters, digits and underscores"
+            )
+        draft = new_codeset(
+            codeset_id,
+            title=title or codeset_id.replace("_", " ").capitalize(),
+            coding_system=self.terminology.system,
+            release=self.terminology.release.id,
+            rules=self.rules,
+            author=self.author,
+            purpose=purpose or DRAFT_PURPOSE,
+        )
+        return Codeset.model_validate(
+            {**draft.model_dump(), "decisions": self.decisions, "category": category}
+        )
+
+    def save(self, folder: str | Path, **details) -> Path:
+        """Write the draft as a codeset folder (`codeset.yaml` + `codes.csv`) named by its id.
+
+        `details` (title, purpose, category) go to `to_codeset`; returns the folder.
+        """
+        folder = resolve(folder)
+        codeset = self.to_codeset(folder.name, **details)
+        write_codeset(folder, codeset)
+        write_codes(folder, expand_rules(codeset, self.terminology).codes)
+        return folder
