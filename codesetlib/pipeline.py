@@ -153,18 +153,18 @@ def run_notebooks(study: Study, root: Path, generated: Path, inputs: dict) -> di
         key = sha256_json(
             {"notebook": sha256_bytes(source.read_bytes()), "parameters": parameters, **inputs}
         )
-        target = generated / source.name
+        target = generated / f"{run.output_name}.ipynb"
         started = time.perf_counter()
-        executed = runs.get(run.path) != key or not target.is_file()
+        executed = runs.get(run.output_name) != key or not target.is_file()
         if executed:
-            log(f"({number}/{len(study.notebooks)}) executing {run.path}")
+            log(f"({number}/{len(study.notebooks)}) executing {run.path} as {run.output_name}")
             execute_notebook(source, target, parameters, root)
-            runs[run.path] = key
+            runs[run.output_name] = key
             _write_json(runs_path, runs)
         else:
             log(f"({number}/{len(study.notebooks)}) {run.path} is up to date")
         seconds = time.perf_counter() - started
-        record[run.path] = {
+        record[run.output_name] = {
             "inputs_hash": key,
             "executed": executed,
             "seconds": seconds,

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from codesetlib.codeset import SEMVER
 from codesetlib.disclosure import DisclosureSettings
@@ -38,6 +38,15 @@ class NotebookRun(_Strict):
 
     path: str
     parameters: dict[str, Any] = {}
+    name: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="the executed copy's name (default: the notebook's), to run one notebook twice",
+    )
+
+    @property
+    def output_name(self) -> str:
+        return self.name or Path(self.path).stem
 
 
 class Study(_Strict):
@@ -59,6 +68,16 @@ class Study(_Strict):
         if isinstance(value, list):
             return [{"id": v} if isinstance(v, str) else v for v in value]
         return value
+
+    @model_validator(mode="after")
+    def _outputs_unique(self) -> Study:
+        names = [run.output_name for run in self.notebooks]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(
+                    f"two notebook runs would both write {name}.ipynb: give one a name"
+                )
+        return self
 
     @property
     def dataset_dir(self) -> str:

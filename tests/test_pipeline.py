@@ -49,7 +49,7 @@ def test_unchanged_notebooks_are_not_executed_again(tmp_path: Path, study: Study
     assert [r["executed"] for r in again.values()] == [False, False]
     changed = run_notebooks(study, tmp_path, out, {"dataset": "y"})
     assert [r["executed"] for r in changed.values()] == [True, True]
-    assert first["b.ipynb"]["parameters"] == {"dataset_dir": "data/synthetic/d", "scale": 2}
+    assert first["b"]["parameters"] == {"dataset_dir": "data/synthetic/d", "scale": 2}
 
 
 def test_a_failure_keeps_what_ran_and_leaves_nothing_half_written(tmp_path: Path, study: Study):
@@ -65,7 +65,7 @@ def test_a_failure_keeps_what_ran_and_leaves_nothing_half_written(tmp_path: Path
     with pytest.raises(StudyError, match="raised AssertionError: scale too large"):
         run_notebooks(broken, tmp_path, out, {"dataset": "x"})
     assert sorted(p.name for p in out.iterdir()) == [RUNS_FILE, "a.ipynb"]
-    assert list(json.loads((out / RUNS_FILE).read_text())) == ["a.ipynb"]
+    assert list(json.loads((out / RUNS_FILE).read_text())) == ["a"]
     resumed = run_notebooks(study, tmp_path, out, {"dataset": "x"})
     assert [r["executed"] for r in resumed.values()] == [False, True]
 
@@ -76,3 +76,23 @@ def test_a_parameter_the_notebook_does_not_declare_is_refused(tmp_path: Path, st
     )
     with pytest.raises(StudyError, match=r"declares no parameter\(s\) scael"):
         run_notebooks(wrong, tmp_path, tmp_path / "generated", {})
+
+
+def test_one_notebook_can_run_twice_under_two_names(tmp_path: Path, study: Study):
+    twice = study.model_copy(
+        update={
+            "notebooks": [
+                study.notebooks[0],
+                study.notebooks[0].model_copy(update={"name": "a_again"}),
+            ]
+        }
+    )
+    run_notebooks(twice, tmp_path, tmp_path / "generated", {})
+    assert (tmp_path / "generated" / "a_again.ipynb").is_file()
+    with pytest.raises(ValueError, match=r"both write a\.ipynb"):
+        Study.model_validate(
+            {
+                **study.model_dump(mode="json"),
+                "notebooks": [{"path": "a.ipynb"}, {"path": "a.ipynb"}],
+            }
+        )
