@@ -32,6 +32,22 @@ DEFAULT_AUTHOR = "Codeset builder user"
 DRAFT_PURPOSE = "Draft built in the codeset builder; state the codeset's purpose before review."
 
 
+def concepts_table(concepts: Iterable[Concept]) -> pd.DataFrame:
+    """Concepts as a table: code, term, fully specified name and whether active."""
+    return pd.DataFrame(
+        [
+            {
+                "Code": c.code,
+                "Term": c.term,
+                "Fully specified name": c.fully_specified_name or "",
+                "Active": "yes" if c.active else "no",
+            }
+            for c in concepts
+        ],
+        columns=["Code", "Term", "Fully specified name", "Active"],
+    )
+
+
 class CodesetBuilder:
     """A draft codeset: ordered rules over one terminology release, decisions, and live counts.
 

@@ -15,12 +15,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from codesetlib.codeset import CodeRow, Codeset, Rule, load_codeset, read_codes
+from codesetlib.disclosure import DisclosureSettings
 from codesetlib.errors import CodesetError
 from codesetlib.expand import Expansion, expand_rules, open_codeset_release
-from codesetlib.lint import drift
+from codesetlib.lint import drift, lint_codeset
 from codesetlib.paths import resolve
 from codesetlib.teaching import BuilderError
+from codesetlib.teaching.builder import CodesetBuilder
+from codesetlib.teaching.counts import PatientCounter
 from codesetlib.terminology import Terminology, open_release
 
 EXERCISES_DIR = "notebooks/teaching/exercises"
@@ -531,3 +536,35 @@ def with_rules(codeset: Codeset, rules: list[dict | Rule], release: str | None =
 def rules_as_dicts(codeset: Codeset) -> list[dict]:
     """A codeset's rules as dictionaries, as a learner edits them in a notebook cell."""
     return [r.model_dump(exclude_defaults=True, exclude_none=True) for r in codeset.rules]
+
+
+def exercise_tables(
+    exercise_id: str,
+    root: str | Path = EXERCISES_DIR,
+    counter: PatientCounter | None = None,
+    disclosure: DisclosureSettings | None = None,
+) -> dict[str, pd.DataFrame]:
+    """What a learner sees of an exercise (or of its solution): what the codeset is for, its rules,
+    its codes with the patients each finds (under disclosure control), and what lint says."""
+    folder = exercise_folder(exercise_id, root)
+    codeset = load_codeset(folder)
+    builder = CodesetBuilder.from_codeset(codeset, counter)
+    builder.disclosure = disclosure or DisclosureSettings()
+    about = {
+        "Title": codeset.title,
+        "Purpose": codeset.purpose,
+        "Category": codeset.category,
+        "Terminology release": codeset.terminology_release,
+        "Codes": str(len(builder.codes())),
+        "Patients found": str(builder.summary().get("Patients found", pd.Series(["-"]))[0]),
+    }
+    findings = [
+        {"Severity": f.severity, "Check": f.check, "Message": f.message}
+        for f in lint_codeset(folder)
+    ]
+    return {
+        "About": pd.DataFrame({"Field": list(about), "Value": list(about.values())}),
+        "Rules": builder.rules_table(),
+        "Codes and patients": builder.patients_per_code(),
+        "What codeset lint says": pd.DataFrame(findings, columns=["Severity", "Check", "Message"]),
+    }
