@@ -18,6 +18,13 @@ VENDOR_FILES = {
 }
 # The book's static folder; not `_static`, which Jupyter Book would inject into every page.
 VENDOR_DIR = "vendor"
+# Files served beside the pages (Sphinx's html_extra_path). The widget manager loads its icon fonts
+# relative to the page through RequireJS module paths; widget pages are the executed notebooks in
+# generated/, so the fonts go where those pages ask for them.
+EXTRA_DIR = "vendor_extra"
+WIDGET_FONTS = "node_modules/@jupyter-widgets/html-manager/dist"
+FONT_SUFFIXES = {".woff2", ".woff", ".ttf", ".eot", ".svg"}
+FONT_FOLDERS = ["generated/@jupyter-widgets/html-manager/dist", "generated/@jupyter-widgets"]
 
 
 def copy_vendor_assets(root: Path, book_dir: Path) -> Path:
@@ -38,6 +45,22 @@ def copy_vendor_assets(root: Path, book_dir: Path) -> Path:
             shutil.copytree(source, staging / dest)
         else:
             shutil.copy2(source, staging / dest)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    copy_widget_fonts(root, book_dir)
+    return target
+
+
+def copy_widget_fonts(root: Path, book_dir: Path) -> Path:
+    """Put the widget manager's icon fonts where widget pages request them (see EXTRA_DIR)."""
+    target = book_dir / EXTRA_DIR
+    staging = book_dir / f".{EXTRA_DIR}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    fonts = [f for f in sorted((root / WIDGET_FONTS).iterdir()) if f.suffix in FONT_SUFFIXES]
+    for folder in FONT_FOLDERS:
+        (staging / folder).mkdir(parents=True)
+        for font in fonts:
+            shutil.copy2(font, staging / folder / font.name)
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     return target

@@ -14,3 +14,11 @@ def html_table(table: pd.DataFrame, count_columns: tuple[str, ...] | list[str] =
         declared = html.escape("|".join(count_columns))
         text = text.replace("<table ", f'<table data-count-columns="{declared}" ', 1)
     return text
+
+
+def sql_block(sql: str, summary: str = "The SQL that ran") -> str:
+    """SQL as a collapsible, escaped block (DuckDB syntax that highlighters do not know stays readable)."""
+    return (
+        f'<details class="codeset-sql"><summary>{html.escape(summary)}</summary>'
+        f"<pre><code>{html.escape(sql)}</code></pre></details>"
+    )

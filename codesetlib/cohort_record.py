@@ -1,0 +1,185 @@
+"""Cohorts for the record: expand the codesets a definition names, run it in DuckDB, and describe it.
+
+The notebooks call these so that each cohort page shows its definition in words, its attrition table and
+flow chart, Table 1 and the SQL that ran.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from codesetlib.codeset import codeset_dir, load_codeset
+from codesetlib.cohort import CodesetCodes, CohortDefinition, DuckDBEngine, load_definition
+from codesetlib.disclosure import DisclosureSettings
+from codesetlib.errors import CohortError
+from codesetlib.expand import expand_rules
+from codesetlib.measures import Intervals, Measure, compute_measure, protect_measure
+from codesetlib.paths import resolve
+
+# The five census groups, found from a code's term; the first pattern that matches wins.
+ETHNIC_GROUPS = [
+    ("Mixed", re.compile(r"\bmixed\b|\bwhite and\b", re.I)),
+    ("Black", re.compile(r"\bblack\b|\bafrican\b|\bcaribbean\b", re.I)),
+    ("Asian", re.compile(r"\basian\b|\bindian\b|\bpakistani\b|\bbangladeshi\b|\bchinese\b", re.I)),
+    ("White", re.compile(r"\bwhite\b|\birish\b|\bgypsy\b|\btraveller\b|\bbritish\b", re.I)),
+]
+
+
+def ethnic_group(term: str) -> str:
+    """The census group (White, Mixed, Asian, Black, Other) an ethnicity code's term names."""
+    return next((group for group, pattern in ETHNIC_GROUPS if pattern.search(term)), "Other")
+
+
+def codeset_codes(codesets_dir: str | Path, ids: set[str]) -> dict[str, CodesetCodes]:
+    """Each named codeset's codes (expanded from its rules) as data for the engine; ethnicity codes carry
+    their census group as category."""
+    root = resolve(codesets_dir)
+    found = {}
+    for codeset_id in sorted(ids):
+        codeset = load_codeset(codeset_dir(root, codeset_id))
+        rows = expand_rules(codeset).codes
+        categories = {
+            r.code: ethnic_group(r.term) if codeset_id == "ethnicity" else None for r in rows
+        }
+        found[codeset_id] = CodesetCodes(coding_system=codeset.coding_system, codes=categories)
+    return found
+
+
+def definition_in_words(definition: CohortDefinition) -> list[str]:
+    """The definition as sentences a reader can check against the protocol."""
+    index = definition.index_date
+    if index.per_patient:
+        when = f"each patient's first event of {index.first_event_of}"
+        if index.on_or_after or index.on_or_before:
+            when += (
+                f" between {index.on_or_after or 'any date'} and {index.on_or_before or 'any date'}"
+            )
+    else:
+        when = str(index.date)
+    population = definition.population
+    parts = [f"Index date: {when}."]
+    who = ["registered" if population.registered else None, "alive" if population.alive else None]
+    ages = ""
+    if population.age_min is not None or population.age_max is not None:
+        ages = f", aged {population.age_min if population.age_min is not None else 0}"
+        ages += f" to {population.age_max}" if population.age_max is not None else " or over"
+    sexes = f", {' or '.join(population.sex)}" if population.sex else ""
+    parts.append(
+        f"Population: patients {' and '.join(w for w in who if w)} on the index date{ages}{sexes}."
+    )
+    for c in definition.criteria:
+        parts.append(
+            f"Criterion `{c.name}`: {c.returns.replace('_', ' ')} of {c.codeset} in {c.table}, {c.window.describe()}."
+        )
+    for f in definition.flags:
+        bounds = " and ".join(
+            b
+            for b in [
+                f"≥ {f.at_least}" if f.at_least is not None else "",
+                f"≤ {f.at_most}" if f.at_most is not None else "",
+            ]
+            if b
+        )
+        parts.append(f"Flag `{f.name}`: {f.of} {bounds}.")
+    for n, rule in enumerate(definition.rules, start=1):
+        parts.append(f"Rule {n}: {rule.describe()}.")
+    return parts
+
+
+@dataclass(frozen=True)
+class CohortRun:
+    """A cohort definition run on a dataset: its rows, attrition and SQL."""
+
+    definition: CohortDefinition
+    cohort: pd.DataFrame
+    attrition: pd.DataFrame
+    sql: str
+
+
+def run_cohort(definition_path: str | Path, *, codesets_dir: str, dataset_dir: str) -> CohortRun:
+    """Load a cohort definition, expand its codesets and run it in DuckDB over the dataset."""
+    path = resolve(definition_path)
+    if not path.is_file():
+        raise CohortError("cohort definition not found", path=path)
+    definition = load_definition(path)
+    codesets = codeset_codes(codesets_dir, definition.codesets_used())
+    engine = DuckDBEngine(resolve(dataset_dir))
+    return CohortRun(
+        definition=definition,
+        cohort=engine.cohort(definition, codesets),
+        attrition=engine.attrition(definition, codesets),
+        sql=engine.cohort_sql(definition, codesets),
+    )
+
+
+@dataclass(frozen=True)
+class PracticeMeasure:
+    """A measure by practice and interval, protected, with the latest interval and borough totals."""
+
+    title: str
+    by_practice: pd.DataFrame
+    protected: pd.DataFrame
+    latest: pd.DataFrame
+    latest_table: pd.DataFrame
+    by_borough: pd.DataFrame
+    interval_word: str
+
+
+def practice_measure(
+    definition_path: str | Path,
+    *,
+    numerator: str,
+    start: str,
+    end: str,
+    frequency: str,
+    codesets_dir: str,
+    dataset_dir: str,
+    disclosure: DisclosureSettings,
+) -> PracticeMeasure:
+    """The share of the cohort meeting `numerator`, by practice and interval, every interval in one query."""
+    definition = load_definition(resolve(definition_path))
+    measure = Measure(
+        id=f"{definition.id}_{numerator}",
+        definition=definition,
+        numerator=numerator,
+        group_by=["practice_id", "borough"],
+        intervals=Intervals(start=start, end=end, frequency=frequency),
+    )
+    codesets = codeset_codes(codesets_dir, definition.codesets_used())
+    table = compute_measure(measure, codesets, DuckDBEngine(resolve(dataset_dir)))
+    protected = protect_measure(table, disclosure)
+    last = protected["interval_start"].max()
+    latest = protected[protected["interval_start"] == last].reset_index(drop=True)
+    # Plotted: practices whose counts are shown (suppressed ones cannot be placed without disclosing them).
+    plotted = latest.assign(
+        numerator=pd.to_numeric(latest["numerator"], errors="coerce"),
+        denominator=pd.to_numeric(latest["denominator"], errors="coerce"),
+    ).dropna(subset=["numerator", "denominator"])
+    boroughs = table.groupby(["interval_start", "borough"], as_index=False)[
+        ["numerator", "denominator"]
+    ].sum()
+    boroughs = boroughs[boroughs["interval_start"] == boroughs["interval_start"].max()]
+    by_borough = protect_measure(
+        boroughs.assign(ratio=boroughs["numerator"] / boroughs["denominator"]), disclosure
+    )
+    return PracticeMeasure(
+        title=definition.title or definition.id,
+        by_practice=table,
+        protected=protected,
+        latest=plotted,
+        latest_table=_percent(
+            latest[["practice_id", "borough", "numerator", "denominator", "ratio"]]
+        ),
+        by_borough=_percent(by_borough[["borough", "numerator", "denominator", "ratio"]]),
+        interval_word={"monthly": "month", "quarterly": "quarter", "yearly": "year"}[frequency],
+    )
+
+
+def _percent(table: pd.DataFrame) -> pd.DataFrame:
+    out = table.copy()
+    out["ratio"] = [f"{r:.1%}" if pd.notna(r) else "suppressed" for r in out["ratio"]]
+    return out.rename(columns={"ratio": "proportion"})
