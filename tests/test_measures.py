@@ -47,10 +47,11 @@ def test_monthly_intervals_end_on_the_last_day_of_each_month():
 def test_every_interval_is_computed_in_one_query(tmp_path, measure):
     engine = DuckDBEngine(spec.write_tables(tmp_path))
     queries = []
-    run = engine.con.execute
-    engine.con.execute = lambda expr, **kw: queries.append(expr) or run(expr, **kw)
+    run = engine.run_sql
+    engine.run_sql = lambda sql: queries.append(sql) or run(sql)
     table = compute_measure(measure, spec.CODESETS, engine)
     assert len(queries) == 1
+    assert "interval_start" in queries[0]
     march = table[table["interval_start"] == pd.Timestamp(2024, 3, 1)]
     assert march["ratio"].tolist() == [1.0, 0.5]
 
