@@ -93,8 +93,9 @@ class DuckDBEngine(IbisEngine):
 
 
 def arrow_to_pandas(table: pa.Table, schema: ibis.Schema) -> pd.DataFrame:
-    """One conversion of an Arrow result to pandas: dates become datetime64[s], as Ibis returns."""
-    frame = table.to_pandas(date_as_object=False)
+    """One conversion of an Arrow result to pandas with the types Ibis gives: the expression's
+    schema (so DuckDB's 128-bit sums come back as int64), and dates as datetime64[s]."""
+    frame = table.cast(schema.to_pyarrow()).to_pandas(date_as_object=False)
     for name, dtype in schema.items():
         if dtype.is_date():
             frame[name] = frame[name].astype("datetime64[s]")
