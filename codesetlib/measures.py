@@ -1,10 +1,13 @@
 """Practice-level measures: a numerator over a denominator per interval and group, in one query.
 
 Funnel plots put each practice's proportion against its denominator with 95% and 99.8% control
-limits around the overall proportion, by the normal approximation to the binomial:
-p ± z·√(p(1−p)/n), clipped to [0, 1] (z = 1.960 and 3.090). For small denominators (n·p < 5) the
-exact binomial limits are wider; such practices are usually suppressed anyway. Decile charts show the
-10th to 90th percentiles of the practices' proportions over time, with the median bold.
+limits around the overall proportion p. The limits are exact binomial ones, interpolated as in
+Spiegelhalter (2005, "Funnel plots for comparing institutional performance", Stat Med 24:1185):
+for probability q (0.025/0.975, 0.001/0.999), r_q is the smallest count r with P(R ≤ r) ≥ q for
+R ~ Binomial(n, p), α = (P(R ≤ r_q) − q) / (P(R ≤ r_q) − P(R ≤ r_q − 1)), and the limit is
+(r_q − α) / n. The normal approximation p ± z·√(p(1−p)/n), clipped to [0, 1], is kept as an option;
+it is too narrow for small denominators (n·p < 5). Decile charts show the 10th to 90th percentiles of
+the practices' proportions over time, with the median bold.
 """
 
 from __future__ import annotations
@@ -21,12 +24,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy.stats import binom
 
 from codesetlib.cohort.dates import Offset, add_offset, interval_starts
 from codesetlib.cohort.model import CodesetCodes, CohortDefinition
 from codesetlib.disclosure import DisclosureSettings, protect_counts
 
 CONTROL_LIMITS = {"95%": 1.959964, "99.8%": 3.090232}
+# The lower and upper tail probabilities of each control limit.
+CONTROL_PROBABILITIES = {"95%": (0.025, 0.975), "99.8%": (0.001, 0.999)}
 
 
 class Intervals(BaseModel):
@@ -109,29 +115,55 @@ def protect_measure(
     return shown
 
 
-def funnel_limits(overall: float, denominators: np.ndarray) -> pd.DataFrame:
-    """Lower and upper control limits at each denominator (normal approximation, clipped)."""
+def exact_binomial_limit(
+    probability: float, overall: float, denominators: np.ndarray
+) -> np.ndarray:
+    """The proportion below which a share `probability` of Binomial(n, overall) counts fall, at
+    each n, interpolated between counts as Spiegelhalter (2005) does so the funnel is smooth."""
     n = np.asarray(denominators, dtype="float64")
-    spread = np.sqrt(overall * (1 - overall) / n)
+    r = binom.ppf(probability, n, overall)
+    at = binom.cdf(r, n, overall)
+    below = binom.cdf(r - 1, n, overall)
+    step = at - below
+    alpha = np.divide(at - probability, step, out=np.zeros_like(n), where=step > 0)
+    return np.clip((r - alpha) / n, 0, 1)
+
+
+def funnel_limits(
+    overall: float, denominators: np.ndarray, method: Literal["exact", "normal"] = "exact"
+) -> pd.DataFrame:
+    """Lower and upper 95% and 99.8% control limits at each (whole) denominator.
+
+    `exact` gives the interpolated exact binomial limits; `normal` the normal approximation.
+    """
+    n = np.asarray(denominators, dtype="float64")
     columns = {"denominator": n}
-    for label, z in CONTROL_LIMITS.items():
-        columns[f"lower_{label}"] = np.clip(overall - z * spread, 0, 1)
-        columns[f"upper_{label}"] = np.clip(overall + z * spread, 0, 1)
+    for label, (low, high) in CONTROL_PROBABILITIES.items():
+        if method == "exact":
+            columns[f"lower_{label}"] = exact_binomial_limit(low, overall, n)
+            columns[f"upper_{label}"] = exact_binomial_limit(high, overall, n)
+        else:
+            spread = CONTROL_LIMITS[label] * np.sqrt(overall * (1 - overall) / n)
+            columns[f"lower_{label}"] = np.clip(overall - spread, 0, 1)
+            columns[f"upper_{label}"] = np.clip(overall + spread, 0, 1)
     return pd.DataFrame(columns)
 
 
 def funnel_plot(table: pd.DataFrame, title: str, *, unit: str = "patients") -> Figure:
-    """Each group's proportion (%) against its denominator, with 95% and 99.8% limits."""
+    """Each group's proportion (%) against its denominator, with exact 95% and 99.8% limits."""
     counts = table.dropna(subset=["numerator", "denominator"])
     counts = counts[pd.to_numeric(counts["denominator"], errors="coerce") > 0]
     numerator = pd.to_numeric(counts["numerator"]).to_numpy(float)
     denominator = pd.to_numeric(counts["denominator"]).to_numpy(float)
     overall = numerator.sum() / denominator.sum()
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    grid = np.linspace(max(denominator.min(), 1), denominator.max() * 1.05, 200)
+    # Whole denominators only: the exact binomial limits are defined at counts of patients.
+    grid = np.unique(np.linspace(max(denominator.min(), 1), denominator.max() * 1.05, 200).round())
     limits = funnel_limits(overall, grid)
     for label, style in (("95%", "--"), ("99.8%", ":")):
-        axes.plot(grid, 100 * limits[f"lower_{label}"], "k" + style, label=f"{label} limits")
+        axes.plot(
+            grid, 100 * limits[f"lower_{label}"], "k" + style, label=f"{label} limits (exact)"
+        )
         axes.plot(grid, 100 * limits[f"upper_{label}"], "k" + style)
     axes.axhline(100 * overall, color="grey", label=f"overall {100 * overall:.1f}%")
     axes.scatter(denominator, 100 * numerator / denominator, zorder=3, label="practice")

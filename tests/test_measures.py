@@ -77,12 +77,38 @@ def test_protected_ratios_come_from_shown_counts_and_hide_with_them():
     ]
 
 
-def test_funnel_limits_narrow_with_the_denominator():
-    limits = funnel_limits(0.5, np.array([100, 10000]))
+def test_normal_funnel_limits_narrow_with_the_denominator():
+    limits = funnel_limits(0.5, np.array([100, 10000]), method="normal")
     # 0.5 ± 1.96·√(0.25/100) = 0.5 ± 0.098
     assert limits["upper_95%"].iloc[0] == pytest.approx(0.598, abs=1e-3)
     assert limits["lower_99.8%"].iloc[1] == pytest.approx(0.5 - 3.090232 * 0.005, abs=1e-6)
-    assert funnel_limits(0.01, np.array([10]))["lower_95%"].iloc[0] == 0.0
+    assert funnel_limits(0.01, np.array([10]), method="normal")["lower_95%"].iloc[0] == 0.0
+
+
+def test_exact_funnel_limits_match_the_interpolated_binomial_worked_by_hand():
+    # R ~ Binomial(10, 0.5): P(R ≤ r) = (1, 11, 56, 176, 386, 638, 848, 968, 1013, 1023) / 1024.
+    # 97.5%: r = 8 (1013/1024 ≥ 0.975 > 968/1024); α = (1013 − 998.4) / 45; (8 − α) / 10.
+    # 2.5%: r = 2 (56/1024 ≥ 0.025 > 11/1024); α = (56 − 25.6) / 45; (2 − α) / 10.
+    # 99.9%: r = 9 (1023/1024 ≥ 0.999 > 1013/1024); α = (1023 − 1022.976) / 10.
+    # 0.1%: r = 1 (11/1024 ≥ 0.001 > 1/1024); α = (11 − 1.024) / 10.
+    limits = funnel_limits(0.5, np.array([10])).iloc[0]
+    assert limits["upper_95%"] == pytest.approx((8 - 14.6 / 45) / 10)
+    assert limits["lower_95%"] == pytest.approx((2 - 30.4 / 45) / 10)
+    assert limits["upper_99.8%"] == pytest.approx((9 - 0.024 / 10) / 10)
+    assert limits["lower_99.8%"] == pytest.approx((1 - 9.976 / 10) / 10)
+
+
+def test_exact_funnel_limits_are_wider_than_normal_ones_for_rare_outcomes():
+    # n·p = 2: the normal lower limit is 0 and its upper limit too low.
+    exact = funnel_limits(0.02, np.array([100])).iloc[0]
+    normal = funnel_limits(0.02, np.array([100]), method="normal").iloc[0]
+    assert exact["lower_95%"] == 0.0
+    assert exact["upper_99.8%"] > normal["upper_99.8%"]
+    # With large denominators the two agree closely.
+    big = np.array([100_000])
+    assert funnel_limits(0.3, big)["upper_95%"].iloc[0] == pytest.approx(
+        funnel_limits(0.3, big, method="normal")["upper_95%"].iloc[0], abs=2e-4
+    )
 
 
 def test_figures_are_titled_and_labelled():
