@@ -5,6 +5,7 @@ the coded events, never by reading it."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Literal
 
@@ -77,6 +78,9 @@ class Calibration(_Strict):
 
     source: str
     boroughs: list[str] = Field(min_length=1)
+    # The date the recording shares describe (the end of the review period): attributes recorded at all
+    # are recorded by then for everyone registered by then.
+    recorded_by: dt.date = dt.date(2025, 3, 31)
     recording: Recording
     practice_variation: float = Field(ge=0, le=3)
     misleading: Misleading

@@ -95,6 +95,14 @@ def _recorded(
     return rng.random(len(who)) < model.practice_share[item][practice]
 
 
+def _recording_deadline(model: CodingModel, chunk: Chunk, who: np.ndarray) -> np.ndarray:
+    """The last day an attribute is recorded on: the calibration's `recorded_by` date for people
+    registered by then (so the shares hold on that date), otherwise the end of their record."""
+    r = chunk.registrations
+    by = day_number(model.calibration.recorded_by)
+    return np.where(r.first_start[who] <= by, np.minimum(by, r.record_end[who]), r.record_end[who])
+
+
 def _within_record(
     chunk: Chunk, who: np.ndarray, days: np.ndarray, model: CodingModel
 ) -> np.ndarray:
@@ -141,7 +149,8 @@ def code_attributes(model: CodingModel, chunk: Chunk, events: EventBuffer, rng) 
         category = getattr(a, attribute)
         who = everyone[category >= 0]
         days = np.minimum(
-            r.first_start[who] + rng.exponential(200, len(who)).astype(np.int64), r.record_end[who]
+            r.first_start[who] + rng.exponential(200, len(who)).astype(np.int64),
+            _recording_deadline(model, chunk, who),
         )
         days = np.maximum(days, p.date_of_birth[who])
         recorded = _recorded(model, chunk, attribute, who, days, rng)
@@ -164,7 +173,7 @@ def code_attributes(model: CodingModel, chunk: Chunk, events: EventBuffer, rng) 
             _add_choice(
                 events, model.choice.items["interpreter_needed"], who[needs], days[needs], rng
             )
-    days = _uniform_days(r.first_start, r.record_end, rng)
+    days = _uniform_days(r.first_start, _recording_deadline(model, chunk, everyone), rng)
     recorded = _recorded(model, chunk, "family_history_of_cancer", everyone, days, rng)
     for item, truth in (("family_history_of_cancer", True), ("no_family_history_of_cancer", False)):
         here = recorded & (a.family_history_of_cancer == truth)
@@ -232,6 +241,8 @@ def code_cancer(model: CodingModel, chunk: Chunk, events: EventBuffer, rng) -> n
         day = _uniform_days(window_start, window_end, rng)
         here = (rng.random(len(free)) < share) & (window_end > window_start)
         _add_choice(events, items[item], free[here], day[here], rng)
+        if item == "other_cancer":
+            coded_day[free[here]] = day[here]  # on the register, so care follows as for any entry
     return coded_day
 
 
@@ -246,9 +257,10 @@ def code_cancer_care(
     """Reviews, plans, needs assessments, staging and treatment after a new coded diagnosis."""
     r, c = chunk.registrations, chunk.conditions
     items, misleading = model.choice.items, model.calibration.misleading
-    who = np.flatnonzero(
-        (coded_day != NO_DATE) & (coded_day >= model.start) & (c.cancer_onset >= r.first_start)
-    )
+    # Care follows the practice's cancer register: every patient newly coded there gets the same
+    # chance of a review, whether the code marks a new cancer, a past one entered at registration, or
+    # (rarely) none at all, as CAN004 counts them.
+    who = np.flatnonzero((coded_day != NO_DATE) & (coded_day >= model.start))
     diagnosed = coded_day[who]
     for item, (low, high) in CARE_WINDOWS.items():
         days = diagnosed + rng.integers(low, high + 1, len(who))

@@ -137,7 +137,9 @@ def _first_onsets(
     dob, female = patients.date_of_birth, patients.female
     onsets = [np.full(count, NO_DATE, dtype=np.int64) for _ in range(3)]
     for year_start in range(history_start, end, 365):
-        age = (year_start - dob) / 365.25
+        # Rates by age are applied at the middle of each year (a year's age at its start would
+        # understate a schedule that rises with age).
+        age = (year_start + 182 - dob) / 365.25
         alive = (dob <= year_start) & (patients.date_of_death > year_start)
         rates = (cancer_rate(age, female), nmsc_rate(age), diabetes_type2_rate(age))
         for onset, rate in zip(onsets, rates, strict=True):

@@ -1,0 +1,1 @@
+"""Reproductions of published primary-care coding analyses, computed from coded events through codesets."""
