@@ -11,7 +11,7 @@ events and 10 prescriptions per patient, then times, in one run:
 - the pandas reference (written for clarity, not speed) on a subset of patients.
 
 Usage: python benchmarks/bench_cohort.py [--patients 100000 1000000] [--reference-patients 5000]
-       [--repeats 5]
+       [--repeats 9]
 Writes benchmarks/results/cohort.json and cohort.md.
 """
 
@@ -312,6 +312,9 @@ def bench_size(n: int, reference_n: int, repeats: int, threads: int) -> dict:
             "ratio_engine_to_sql_arrow": round(
                 runs["engine_arrow"]["best_s"] / runs["peer_arrow"]["best_s"], 2
             ),
+            "ratio_engine_to_sql_median": round(
+                runs["engine_pandas"]["median_s"] / runs["peer_pandas"]["median_s"], 2
+            ),
             "measure_rows": len(measure["result"]),
             "measure_12_months_s": measure["best_s"],
             "measure_12_months": {k: v for k, v in measure.items() if k != "result"},
@@ -372,8 +375,12 @@ def write_results(results: list[dict], threads: int, repeats: int) -> None:
             f"- Cohort on the DuckDB engine ≤ {targets['cohort_s']} s: {verdict(cohort <= targets['cohort_s'])} "
             f"({cohort} s).",
             f"- Cohort within {targets['ratio_engine_to_sql']}× hand-written DuckDB SQL, both to pandas: "
-            f"{verdict(ratio <= targets['ratio_engine_to_sql'])} ({ratio}×; "
-            f"{largest['ratio_engine_to_sql_arrow']}× when both stop at Arrow).",
+            f"{verdict(ratio <= targets['ratio_engine_to_sql'])} ({ratio}× best against best; "
+            f"{largest['ratio_engine_to_sql_median']}× median against median; "
+            f"{largest['ratio_engine_to_sql_arrow']}× when both stop at Arrow; first runs, the "
+            f"engine's including compiling: {largest['cohort']['engine_pandas']['first_s']} s against "
+            f"{largest['cohort']['peer_pandas']['first_s']} s, "
+            f"{largest['cohort']['engine_pandas']['first_s'] / largest['cohort']['peer_pandas']['first_s']:.2f}×).",
             f"- 12-month practice-level monthly measure in one query ≤ {targets['measure_12_months_s']} s: "
             f"{verdict(measure <= targets['measure_12_months_s'])} ({measure} s).",
             "",
@@ -415,6 +422,12 @@ def write_results(results: list[dict], threads: int, repeats: int) -> None:
         "- **→ Arrow**: the same two queries stopping at the Arrow table (the engine by "
         "`DuckDBEngine.to_pyarrow` on the cached plan), leaving out the conversion to pandas.",
         "",
+        "The engine's SQL is compiled from the definition (`codesetlib/cohort/plan.py`): the "
+        "population conditions (alive, age) filter the patients first, the registration on the index "
+        "date is an inner join, the diabetes rule is a semi join to the coded events in its window, "
+        "the latest HbA1c value and its date are one aggregate (`arg_max` by date, code, value) over "
+        "the events in the window, and metformin is one count, each joined once to the rows left.",
+        "",
         "## 12-month practice-level measure and the pandas reference",
         "",
         "| Patients | Measure rows | Measure best (median) s | first s | Pandas reference (patients: s) | Engine on that subset s |",
@@ -443,7 +456,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--reference-patients", type=int, default=5_000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
     results = []
