@@ -58,7 +58,7 @@ def copy_widget_fonts(root: Path, book_dir: Path) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     fonts = [f for f in sorted((root / WIDGET_FONTS).iterdir()) if f.suffix in FONT_SUFFIXES]
     for folder in FONT_FOLDERS:
-        (staging / folder).mkdir(parents=True)
+        (staging / folder).mkdir(parents=True, exist_ok=True)
         for font in fonts:
             shutil.copy2(font, staging / folder / font.name)
     shutil.rmtree(target, ignore_errors=True)

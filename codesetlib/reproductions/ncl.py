@@ -613,3 +613,49 @@ def funnel_ready(table: pd.DataFrame, settings: DisclosureSettings) -> pd.DataFr
         denominator=pd.to_numeric(shown["denominator"], errors="coerce"),
     )
     return numeric.dropna(subset=["numerator", "denominator"])
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """Everything the reproduction shows: the measures by practice, the summary and the faults."""
+
+    measures: dict[str, pd.DataFrame]
+    summary: pd.DataFrame
+    faults: pd.DataFrame
+
+
+def reproduce(
+    dataset_dir: Path,
+    codesets_dir: Path,
+    rates_file: Path,
+    period: Period,
+    *,
+    versions: dict[str, str] | None = None,
+    other_release: str = "snomedct-teaching-20250401",
+) -> Reproduction:
+    """Run the whole reproduction on a dataset."""
+    review = open_review(dataset_dir, load_codesets(codesets_dir, versions=versions), period)
+    rates = read_rates(rates_file)
+    measures = all_measures(review, rates)
+    return Reproduction(measures, summary(measures), fault_effects(review, rates, other_release))
+
+
+def fault_table(faults: pd.DataFrame) -> pd.DataFrame:
+    """The faults' effects for the record, estimates in per cent and the bias in points."""
+    return pd.DataFrame(
+        {
+            "Fault": faults["fault"],
+            "How it is made": faults["how it is made"],
+            "Figure": [
+                next(p.label for p in PUBLISHED if p.measure == m) for m in faults["measure"]
+            ],
+            "Correct codeset": [f"{v:.1%}" for v in faults["correct"]],
+            "Faulty codeset (95% CI)": [
+                f"{v:.1%} ({lo:.1%}–{hi:.1%})"
+                for v, lo, hi in zip(
+                    faults["faulty"], faults["faulty_low"], faults["faulty_high"], strict=True
+                )
+            ],
+            "Bias (points)": [f"{v:+.1f}" for v in faults["bias (points)"]],
+        }
+    )

@@ -24,6 +24,12 @@ KEY_PAGES = [
     "codesets.html",
     "generated/codesets/cancer_diagnosis.html",
     "generated/01_codeset_review.html",
+    "generated/03_codeset_validation_cancer.html",
+    "generated/02_cohort_diabetes_control.html",
+    "generated/04_qi_diabetes_control.html",
+    "generated/05_ncl_cancer_coding_review.html",
+    "generated/teaching_01_codeset_builder.html",
+    "generated/teaching_02_spot_the_codeset_error.html",
     "generated/provenance.html",
     "glossary.html",
 ]
