@@ -16,6 +16,7 @@ book: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/codeset run $(STUDY) $(if $(CODESET),--codeset $(CODESET))
 
 test: lint data $(NODE_INSTALLED) system-deps
+	$(BIN)/codeset lint codesets/*
 	$(BIN)/pytest tests
 	$(BIN)/pytest --nbval-lax -p no:cacheprovider notebooks
 

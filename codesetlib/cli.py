@@ -74,7 +74,11 @@ def cmd_expand(args: argparse.Namespace) -> int:
 def _lint_targets(args: argparse.Namespace) -> list[Path]:
     if not args.codesets:
         return [codeset_dir(_root(args), c) for c in available_codesets(_root(args))]
-    return [_folder(args, name) for name in args.codesets]
+    # `codeset lint codesets/*` names the folder's other files too (README.md, the schema): say so.
+    for name in args.codesets:
+        if Path(name).is_file():
+            print(f"codeset: skipped {name}: a file, not a codeset folder", file=sys.stderr)
+    return [_folder(args, name) for name in args.codesets if not Path(name).is_file()]
 
 
 def _run_lint(args: argparse.Namespace, checks: set[str] | None) -> int:

@@ -64,3 +64,18 @@ def test_a_bad_synth_parameter_is_one_line(tmp_path: Path):
     assert result.stderr.startswith("codeset: error: patients: Input should be greater than")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_lint_of_a_folder_glob_skips_files_and_says_so(tmp_path: Path, release_root: Path):
+    folder = write_codeset(tmp_path / "codesets")
+    codeset("expand", "--write", "cancer", cwd=tmp_path, env_path=release_root)
+    (tmp_path / "codesets" / "README.md").write_text("about")
+    result = codeset(
+        "lint",
+        str(folder),
+        str(tmp_path / "codesets" / "README.md"),
+        cwd=tmp_path,
+        env_path=release_root,
+    )
+    assert "skipped" in result.stderr and "README.md" in result.stderr
+    assert "1 codeset(s)" in result.stdout
