@@ -365,26 +365,33 @@ def clustered_interval(
     return ratio, max(ratio - half, 0.0), ratio + half
 
 
+def estimate(table: pd.DataFrame) -> tuple[float, float, float, float, float]:
+    """Numerator, denominator, estimate and 95% interval of a measure given by practice.
+
+    The interval is the wider of a cluster-robust one over practices and the binomial one (Wilson for
+    proportions, exact Poisson for observed over expected)."""
+    if "expected" in table:
+        k, n = table["observed"].to_numpy(float), table["expected"].to_numpy(float)
+        o, e = k.sum(), n.sum()
+        simple = (
+            (chi2.ppf(0.025, 2 * o) / 2 if o else 0.0) / e,
+            chi2.ppf(0.975, 2 * (o + 1)) / 2 / e,
+        )
+    else:
+        k, n = table["numerator"].to_numpy(float), table["denominator"].to_numpy(float)
+        lo, hi = wilson(np.array([k.sum()]), np.array([n.sum()]))
+        simple = (float(lo[0]), float(hi[0]))
+    ratio, c_low, c_high = clustered_interval(k, n)
+    return k.sum(), n.sum(), ratio, min(c_low, simple[0]), max(c_high, simple[1])
+
+
 def summary(measures: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Each published figure beside the reproduced one with its 95% interval, and whether the interval
-    holds the published value. The interval is the wider of a cluster-robust one over practices and
-    the binomial one (Wilson for proportions, exact Poisson for observed over expected)."""
+    """Each published figure beside the reproduced one with its 95% interval (see `estimate`), and
+    whether the interval holds the published value."""
     rows = []
     for fig in PUBLISHED:
         table = measures[fig.measure]
-        if "expected" in table:
-            k, n = table["observed"].to_numpy(float), table["expected"].to_numpy(float)
-            o, e = k.sum(), n.sum()
-            simple = (
-                (chi2.ppf(0.025, 2 * o) / 2 if o else 0.0) / e,
-                chi2.ppf(0.975, 2 * (o + 1)) / 2 / e,
-            )
-        else:
-            k, n = table["numerator"].to_numpy(float), table["denominator"].to_numpy(float)
-            lo, hi = wilson(np.array([k.sum()]), np.array([n.sum()]))
-            simple = (float(lo[0]), float(hi[0]))
-        estimate, c_low, c_high = clustered_interval(k, n)
-        low, high = min(c_low, simple[0]), max(c_high, simple[1])
+        k, n, ratio, low, high = estimate(table)
         recovered = None if fig.value is None else bool(low <= fig.value <= high)
         rows.append(
             {
@@ -392,10 +399,10 @@ def summary(measures: dict[str, pd.DataFrame]) -> pd.DataFrame:
                 "label": fig.label,
                 "published": fig.value,
                 "published_words": fig.words,
-                "numerator": k.sum(),
-                "denominator": n.sum(),
-                "practices": len(k),
-                "reproduced": estimate,
+                "numerator": k,
+                "denominator": n,
+                "practices": len(table),
+                "reproduced": ratio,
                 "low": low,
                 "high": high,
                 "recovered": recovered,
@@ -517,7 +524,7 @@ def fault_effects(review: Review, rates: pd.DataFrame, other_release: str) -> pd
     rows = []
     try:
         for fault in FAULTS:
-            correct = _estimate(measures[fault.measure](review))
+            correct = estimate(measures[fault.measure](review))
             set_codesets(
                 review,
                 good_codesets
@@ -527,36 +534,23 @@ def fault_effects(review: Review, rates: pd.DataFrame, other_release: str) -> pd
                     )
                 },
             )
-            faulty = _estimate(measures[fault.measure](review))
+            faulty = estimate(measures[fault.measure](review))
             set_codesets(review, good_codesets)
             rows.append(
                 {
                     "fault": fault.name,
                     "how it is made": fault.description,
                     "measure": fault.measure,
-                    "correct": correct[0],
-                    "faulty": faulty[0],
-                    "faulty_low": faulty[1],
-                    "faulty_high": faulty[2],
-                    "bias (points)": 100 * (faulty[0] - correct[0]),
+                    "correct": correct[2],
+                    "faulty": faulty[2],
+                    "faulty_low": faulty[3],
+                    "faulty_high": faulty[4],
+                    "bias (points)": 100 * (faulty[2] - correct[2]),
                 }
             )
     finally:
         set_codesets(review, good_codesets)
     return pd.DataFrame(rows)
-
-
-def _estimate(table: pd.DataFrame) -> tuple[float, float, float]:
-    if "expected" in table:
-        o, e = float(table["observed"].sum()), float(table["expected"].sum())
-        return (
-            o / e,
-            (chi2.ppf(0.025, 2 * o) / 2 if o else 0.0) / e,
-            chi2.ppf(0.975, 2 * (o + 1)) / 2 / e,
-        )
-    k, n = float(table["numerator"].sum()), float(table["denominator"].sum())
-    low, high = wilson(np.array([k]), np.array([n]))
-    return k / n, float(low[0]), float(high[0])
 
 
 def record_table(table: pd.DataFrame, settings: DisclosureSettings) -> pd.DataFrame:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from stdnum import verhoeff
+
 from codesetlib.errors import TerminologyError
 
 HERE = Path(__file__).parent
@@ -68,46 +70,17 @@ COLUMNS = [
     "association",
 ]
 
-# Verhoeff dihedral-group tables, as in the SNOMED CT identifier specification.
-_D = [
-    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-    [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
-    [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
-    [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
-    [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
-    [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
-    [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
-    [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
-    [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
-    [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
-]
-_P = [
-    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-    [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
-    [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
-    [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
-    [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
-    [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
-    [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
-    [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
-]
-_INV = [0, 4, 3, 2, 1, 5, 6, 7, 8, 9]
-
-
 # ----------------------------------------------------------------------------- identifiers
 
 
 def verhoeff_check_digit(body: str) -> str:
-    """The Verhoeff check digit to append to the digits `body`."""
-    check = 0
-    for position, digit in enumerate(reversed(body)):
-        check = _D[check][_P[(position + 1) % 8][int(digit)]]
-    return str(_INV[check])
+    """The Verhoeff check digit that completes `body` (python-stdnum, as the loaders use)."""
+    return verhoeff.calc_check_digit(body)
 
 
 def verhoeff_valid(code: str) -> bool:
-    """True when the last digit of `code` is the Verhoeff check digit of the rest."""
-    return code[:-1].isdigit() and verhoeff_check_digit(code[:-1]) == code[-1]
+    """True when the last digit of `code` is its Verhoeff check digit."""
+    return code.isdigit() and verhoeff.is_valid(code)
 
 
 def extension_id(item: int, partition: str) -> str:

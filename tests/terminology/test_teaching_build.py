@@ -1,0 +1,23 @@
+"""The shipped teaching releases are exactly what the committed builder makes from the committed source."""
+
+import filecmp
+from pathlib import Path
+
+from codesetlib.terminology.teaching.build import main
+
+SHIPPED = (
+    Path(__file__).resolve().parents[2] / "codesetlib" / "terminology" / "teaching" / "releases"
+)
+
+
+def differences(left: Path, right: Path) -> list[str]:
+    compare = filecmp.dircmp(left, right)
+    found = [str(left / n) for n in compare.left_only + compare.right_only + compare.diff_files]
+    for name in compare.common_dirs:
+        found += differences(left / name, right / name)
+    return found
+
+
+def test_the_shipped_releases_are_rebuilt_byte_for_byte(tmp_path: Path):
+    main([str(tmp_path)])
+    assert differences(tmp_path, SHIPPED) == []
