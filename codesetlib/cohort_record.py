@@ -183,3 +183,8 @@ def _percent(table: pd.DataFrame) -> pd.DataFrame:
     out = table.copy()
     out["ratio"] = [f"{r:.1%}" if pd.notna(r) else "suppressed" for r in out["ratio"]]
     return out.rename(columns={"ratio": "proportion"})
+
+
+def codeset_links(definition: CohortDefinition) -> str:
+    """The codesets a definition uses, each linked to its card in the record."""
+    return ", ".join(f"[{cid}](codesets/{cid}.html)" for cid in sorted(definition.codesets_used()))

@@ -181,7 +181,10 @@ def run_study(
     study = load_study(study_path)
     root = study_path.resolve().parent
     if codeset is not None:
-        study = study.model_copy(update={"codesets": [CodesetPin(id=codeset)]})
+        # The named codeset leads (notebooks default to it); the study's own stay, so pages that link to
+        # their cards still resolve.
+        others = [pin for pin in study.codesets if pin.id != codeset]
+        study = study.model_copy(update={"codesets": [CodesetPin(id=codeset), *others]})
     codesets = check_codesets(study, root)
     dataset = ensure_dataset(study, root)
     book = book_dir or root / study.book_dir

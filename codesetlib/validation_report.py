@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from codesetlib.codeset import Codeset, codeset_dir, load_codeset
 from codesetlib.cohort import DuckDBEngine
+from codesetlib.cohort_record import ethnic_group
 from codesetlib.disclosure import DisclosureSettings, protect_counts
 from codesetlib.expand import Expansion, expand_rules, open_codeset_release
 from codesetlib.paths import resolve
@@ -29,6 +30,7 @@ from codesetlib.validation_data import (
     ValidationData,
     events_with_codes,
     load_validation_data,
+    truth_attributes,
     truth_patients,
 )
 from codesetlib.versions import version_dir
@@ -113,15 +115,23 @@ def protected_accuracy(
     return shown.reset_index(drop=True)
 
 
-def accuracy_tables(test: CodesetUnderTest, truth: set[int]) -> dict[str, pd.DataFrame]:
-    """Accuracy overall and by practice, borough, age band, sex and deprivation, for the record."""
+def accuracy_tables(
+    test: CodesetUnderTest, truth: set[int], dataset_dir: str | None = None
+) -> dict[str, pd.DataFrame]:
+    """Accuracy overall and by practice, borough, age band, sex, deprivation and (on synthetic data,
+    from the true attributes) ethnic group, for the record."""
     population = test.data.population
+    if dataset_dir is not None:
+        attributes = truth_attributes(resolve(dataset_dir))[["patient_id", "ethnicity"]]
+        population = population.merge(attributes, on="patient_id", how="left")
+        population["ethnicity"] = population["ethnicity"].fillna("").map(ethnic_group)
     out = {
         "overall": protected_accuracy(
             accuracy(population, test.coded_patients, truth), test.disclosure
         )
     }
-    for key in ["practice_id", "borough", "age_band", "sex", "imd_quintile"]:
+    keys = ["practice_id", "borough", "age_band", "sex", "imd_quintile"]
+    for key in [*keys, "ethnicity"] if "ethnicity" in population else keys:
         table = accuracy(population, test.coded_patients, truth, by=[key])
         out[key] = protected_accuracy(table, test.disclosure, [key])
     return out
@@ -176,6 +186,20 @@ def true_patients(test: CodesetUnderTest, dataset_dir: str, pattern: str) -> set
     """The population's patients whose true condition matches `pattern` by the index date."""
     truth, _ = truth_patients(resolve(dataset_dir), pattern, test.data.index_date)
     return truth & set(test.data.population["patient_id"])
+
+
+def sensitivity_by_year(test: CodesetUnderTest, dataset_dir: str, pattern: str) -> pd.DataFrame:
+    """Sensitivity by the year the true condition began: of those whose condition began that year,
+    the share coded by the index date (protected like every accuracy table)."""
+    _, onsets = truth_patients(resolve(dataset_dir), pattern, test.data.index_date)
+    onsets = onsets[onsets["patient_id"].isin(set(test.data.population["patient_id"]))]
+    cases = onsets.assign(year=pd.to_datetime(onsets["onset_date"]).dt.year.astype(str))
+    cases = cases[cases["year"] >= "2015"]
+    table = accuracy(
+        cases[["patient_id", "year"]], test.coded_patients, set(cases["patient_id"]), by=["year"]
+    )
+    shown = protected_accuracy(table, test.disclosure, ["year"])
+    return shown[["year", "TP", "FN", "Sensitivity"]]
 
 
 def anomaly_summary(test: CodesetUnderTest, dataset_dir: str) -> pd.DataFrame:
