@@ -156,14 +156,28 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_new(args: argparse.Namespace) -> int:
-    from codesetlib.codeset import Rule
-    from codesetlib.interchange import new_codeset, write_codeset
-    from codesetlib.terminology import open_release
-
+def _free_folder(args: argparse.Namespace) -> Path:
+    """The folder a new codeset will take, refused when something is there already."""
     folder = _root(args) / args.id
     if folder.exists():
         raise CodesetError(f"{folder} exists already")
+    return folder
+
+
+def _write_new_codeset(folder: Path, codeset, terminology) -> None:
+    """Write a new codeset's yaml and its expansion."""
+    from codesetlib.interchange import write_codeset
+
+    write_codeset(folder, codeset)
+    write_codes(folder, expand_rules(codeset, terminology).codes)
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from codesetlib.codeset import Rule
+    from codesetlib.interchange import new_codeset
+    from codesetlib.terminology import open_release
+
+    folder = _free_folder(args)
     terminology = open_release(args.release)
     concept = terminology.concept(args.concept)
     rule = Rule(id="R1", action="include", concept=concept.code, term=concept.term)
@@ -176,19 +190,16 @@ def cmd_new(args: argparse.Namespace) -> int:
         author=args.author,
         purpose=args.purpose,
     )
-    write_codeset(folder, codeset)
-    write_codes(folder, expand_rules(codeset, terminology).codes)
+    _write_new_codeset(folder, codeset, terminology)
     print(f"created {folder}")
     return EXIT_OK
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from codesetlib.interchange import new_codeset, rules_from_file, write_codeset
+    from codesetlib.interchange import new_codeset, rules_from_file
     from codesetlib.terminology import open_release
 
-    folder = _root(args) / args.id
-    if folder.exists():
-        raise CodesetError(f"{folder} exists already")
+    folder = _free_folder(args)
     terminology = open_release(args.release)
     source = Path(args.file)
     rules = rules_from_file(source, args.format, terminology, column=args.column)
@@ -202,8 +213,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         source=f"{source.name} ({args.format})",
         purpose=f"Imported from {source.name}; state the purpose before review.",
     )
-    write_codeset(folder, codeset)
-    write_codes(folder, expand_rules(codeset, terminology).codes)
+    _write_new_codeset(folder, codeset, terminology)
     print(f"imported {len(rules)} rule(s) into {folder}")
     return EXIT_OK
 
