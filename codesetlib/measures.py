@@ -13,13 +13,10 @@ the practices' proportions over time, with the median bold.
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from collections.abc import Mapping
 from typing import Literal, Protocol
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -156,7 +153,8 @@ def funnel_plot(table: pd.DataFrame, title: str, *, unit: str = "patients") -> F
     numerator = pd.to_numeric(counts["numerator"]).to_numpy(float)
     denominator = pd.to_numeric(counts["denominator"]).to_numpy(float)
     overall = numerator.sum() / denominator.sum()
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+    figure = Figure(figsize=(7, 4.5))
+    axes = figure.add_subplot()
     # Whole denominators only: the exact binomial limits are defined at counts of patients.
     grid = np.unique(np.linspace(max(denominator.min(), 1), denominator.max() * 1.05, 200).round())
     limits = funnel_limits(overall, grid)
@@ -167,7 +165,9 @@ def funnel_plot(table: pd.DataFrame, title: str, *, unit: str = "patients") -> F
         axes.plot(grid, 100 * limits[f"upper_{label}"], "k" + style)
     axes.axhline(100 * overall, color="grey", label=f"overall {100 * overall:.1f}%")
     axes.scatter(denominator, 100 * numerator / denominator, zorder=3, label="practice")
-    axes.set(title=title, xlabel=f"Denominator ({unit})", ylabel="Proportion (%)")
+    axes.set(
+        title=textwrap.fill(title, 64), xlabel=f"Denominator ({unit})", ylabel="Proportion (%)"
+    )
     axes.legend(fontsize="small")
     figure.tight_layout()
     return figure
@@ -184,7 +184,8 @@ def deciles(table: pd.DataFrame, by: str = "interval_start") -> pd.DataFrame:
 def decile_chart(table: pd.DataFrame, title: str) -> Figure:
     """Deciles of the practices' ratios (%) over time; the median solid, the others dashed."""
     quantiles = deciles(table)
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+    figure = Figure(figsize=(7, 4.5))
+    axes = figure.add_subplot()
     x = pd.to_datetime(quantiles["interval_start"])
     for column in quantiles.columns[1:]:
         median = column == "p50"
@@ -196,7 +197,11 @@ def decile_chart(table: pd.DataFrame, title: str) -> Figure:
             linewidth=2 if median else 0.8,
             label="median" if median else ("deciles" if column == "p10" else None),
         )
-    axes.set(title=title, xlabel="Interval start (date)", ylabel="Proportion of patients (%)")
+    axes.set(
+        title=textwrap.fill(title, 64),
+        xlabel="Interval start (date)",
+        ylabel="Proportion of patients (%)",
+    )
     axes.legend(fontsize="small")
     figure.autofmt_xdate()
     figure.tight_layout()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -226,7 +227,7 @@ def trend_figure(
         axes.annotate(
             name, (pd.Timestamp(date), axes.get_ylim()[1]), rotation=90, va="top", fontsize=7
         )
-    axes.set(title=title, xlabel="Period start", ylabel="Events per period")
+    axes.set(title=textwrap.fill(title, 64), xlabel="Period start", ylabel="Events per period")
     axes.legend(fontsize=7, title="Code")
     figure.tight_layout()
     return figure
@@ -323,7 +324,7 @@ def overlap_figure(table: pd.DataFrame, title: str) -> Figure:
         shown = float(value) if str(value).replace(".", "").isdigit() else 0.0
         axes.barh([0], [shown], left=left, color=colour, label=f"{group}: {value}")
         left += shown
-    axes.set(title=title, xlabel="Patients", yticks=[])
+    axes.set(title=textwrap.fill(title, 64), xlabel="Patients", yticks=[])
     axes.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=3)
     figure.tight_layout()
     return figure

@@ -4,6 +4,7 @@ control and each figure titled and labelled, so the notebook stays a list of cal
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -153,7 +154,7 @@ def sensitivity_figure(table: pd.DataFrame, key: str, title: str) -> Figure:
     axes.errorbar(x, estimate * 100, yerr=errors * 100, fmt="o", capsize=3)
     axes.set_xticks(x, rows[key].astype(str), rotation=45 if len(rows) > 6 else 0)
     axes.set(
-        title=title,
+        title=textwrap.fill(title, 64),
         xlabel=key.replace("_", " ").capitalize(),
         ylabel="Sensitivity (%)",
         ylim=(0, 105),

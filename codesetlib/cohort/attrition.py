@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import matplotlib
+import textwrap
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -22,8 +20,9 @@ def protected_attrition(
 def attrition_figure(table: pd.DataFrame, title: str = "Cohort attrition") -> Figure:
     """A flow chart: one box per step with the patients remaining, exclusions to the side."""
     steps = len(table)
-    figure, axes = plt.subplots(figsize=(7, 1.2 * steps + 0.6))
-    axes.set(xlim=(0, 10), ylim=(-steps, 0.8), title=title)
+    figure = Figure(figsize=(7, 1.2 * steps + 0.6))
+    axes = figure.add_subplot()
+    axes.set(xlim=(0, 10), ylim=(-steps, 0.8), title=textwrap.fill(title, 64))
     axes.axis("off")
     box = {"boxstyle": "round", "facecolor": "white", "edgecolor": "black"}
     for i, row in enumerate(table.itertuples()):

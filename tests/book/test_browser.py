@@ -107,6 +107,39 @@ def test_key_pages_render_without_errors_or_outside_requests(built, site, browse
         assert shot.stat().st_size > 5_000
 
 
+IMAGES_SHOWN = """() => Array.from(document.images).map((image) => {
+    image.scrollIntoView();
+    const box = image.getBoundingClientRect();
+    return {
+        alt: image.alt,
+        complete: image.complete,
+        naturalWidth: image.naturalWidth,
+        width: box.width,
+        height: box.height,
+        visible: getComputedStyle(image).visibility === "visible"
+            && getComputedStyle(image).display !== "none",
+    };
+})"""
+
+
+def test_every_figure_loads_and_is_visible(built, browser):
+    """What a reader sees: each figure decoded (natural width > 0) and laid out at a readable size."""
+    root = built.parent
+    seen = 0
+    for page_path in sorted((root / "generated").glob("*.html")):
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(page_path.as_uri(), wait_until="load")
+        images = [i for i in page.evaluate(IMAGES_SHOWN) if i["alt"] != "logo"]
+        page.close()
+        for image in images:
+            name = (page_path.name, image["alt"])
+            assert image["complete"] and image["naturalWidth"] > 0, name
+            assert image["visible"], name
+            assert image["width"] >= 300 and image["height"] >= 100, (name, image)
+        seen += len(images)
+    assert seen >= 14
+
+
 def test_every_internal_link_resolves(built: Path):
     root = built.parent
     broken = []
