@@ -26,6 +26,7 @@ from codesetlib.expand import open_codeset_release
 from codesetlib.provenance import environment, git_state, sha256_bytes, sha256_json, source_hash
 from codesetlib.study import CodesetPin, Study, load_study
 from codesetlib.synthetic import generate_dataset
+from codesetlib.synthetic.generate import dataset_is_current
 from codesetlib.versions import version_dir
 
 GENERATED = "generated"
@@ -60,9 +61,7 @@ def check_codesets(study: Study, root: Path) -> dict[str, StudyCodeset]:
 def ensure_dataset(study: Study, root: Path) -> Path:
     """The study's dataset folder, generated unless a dataset with the same parameters is there."""
     out = root / study.dataset_dir
-    manifest = out / "manifest.json"
-    wanted = study.dataset.synth.model_dump(mode="json")
-    if manifest.is_file() and json.loads(manifest.read_text())["parameters"] == wanted:
+    if dataset_is_current(study.dataset.synth, out):
         log(f"dataset {study.dataset_dir} is up to date")
         return out
     log(f"generating dataset {study.dataset_dir} ({study.dataset.synth.patients} patients)")

@@ -217,22 +217,38 @@ def generate_dataset(
                 "list_size": list_size.astype(np.int32),
             },
         )
-        inputs = {
-            "calibration": {
-                "path": params.calibration_path().name,
-                "sha256": sha256_of(params.calibration_path()),
-            },
-            "code_choice": {
-                "path": params.code_choice_path().name,
-                "sha256": sha256_of(params.code_choice_path()),
-            },
-        }
         return writer.commit(
-            {"seed": params.seed, "parameters": params.model_dump(mode="json"), "inputs": inputs}
+            {
+                "seed": params.seed,
+                "parameters": params.model_dump(mode="json"),
+                "inputs": input_files(params),
+            }
         )
     except BaseException:
         writer.abandon()
         raise
+
+
+def input_files(params: SynthParams) -> dict[str, dict[str, str]]:
+    """The files besides the parameters that fix the dataset (calibration, code choices), by hash."""
+    return {
+        name: {"path": path.name, "sha256": sha256_of(path)}
+        for name, path in (
+            ("calibration", params.calibration_path()),
+            ("code_choice", params.code_choice_path()),
+        )
+    }
+
+
+def dataset_is_current(params: SynthParams, dataset_dir: Path) -> bool:
+    """Whether `dataset_dir` holds a dataset generated with `params` from the same calibration and
+    code-choice files (compared by hash, so an edited calibration is generated again)."""
+    path = Path(dataset_dir) / MANIFEST
+    if not path.is_file():
+        return False
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    wanted = {"parameters": params.model_dump(mode="json"), "inputs": input_files(params)}
+    return all(manifest.get(key) == value for key, value in wanted.items())
 
 
 def read_manifest(dataset_dir: Path) -> dict:
