@@ -45,10 +45,11 @@ def package_versions() -> dict[str, str]:
 
 
 def source_hash() -> str:
-    """A hash of codesetlib's own source, so a change to the code re-runs what depends on it."""
+    """A hash of codesetlib's own source and shipped configuration (the calibrations a notebook may
+    generate data from), so a change to either re-runs what depends on it."""
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
+    for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".yaml")):
         digest.update(str(path.relative_to(package)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
