@@ -7,7 +7,6 @@ SQL text stays valid for as long as the connection lives.
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from codesetlib.cohort.ibis_engine import DATASET_TABLES, IbisEngine, remembered
+from codesetlib.cohort.relations import content_name
 from codesetlib.errors import DatasetError
 
 REQUIRED_COLUMNS = {
@@ -63,9 +63,7 @@ class DuckDBEngine(IbisEngine):
         arrow = pa.Table.from_pandas(
             frame, schema=ibis.schema(schema).to_pyarrow(), preserve_index=False
         )
-        digest = hashlib.sha256(frame.to_csv(index=False).encode())
-        digest.update(str(sorted(schema.items())).encode())
-        name = f"cohort_relation_{digest.hexdigest()[:20]}"
+        name = content_name(frame, schema, "cohort_relation")
         raw = self.con.con
         raw.register(f"{name}_source", arrow)
         raw.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{name}" AS SELECT * FROM "{name}_source"')

@@ -32,6 +32,7 @@ from codesetlib.cohort.model import (
     ValueFlag,
     Window,
 )
+from codesetlib.cohort.relations import named_memtable
 
 KEYS = ["patient_id", "index_date"]
 CODES_SCHEMA = {"codeset": "string", "code": "string", "category": "string"}
@@ -44,8 +45,9 @@ Relation = Callable[[pd.DataFrame, dict[str, str]], ir.Table]
 
 
 def in_memory(frame: pd.DataFrame, schema: dict[str, str]) -> ir.Table:
-    """The frame as an Ibis in-memory table (registered by the backend when it runs)."""
-    return ibis.memtable(frame, schema=schema)
+    """The frame as an Ibis in-memory table named by its content (registered by the backend when it
+    runs); a plan builds each such table once."""
+    return named_memtable(frame, schema, "cohort_relation")
 
 
 @dataclass(frozen=True)

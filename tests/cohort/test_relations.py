@@ -1,0 +1,56 @@
+"""Small tables joined as data are named by their content, so the SQL the record shows is stable."""
+
+import ibis
+import pandas as pd
+
+from codesetlib.cohort import CodeCohort, CohortDefinition, DuckDBEngine
+from codesetlib.cohort.definition import cohort_patients, patients_per_code
+from codesetlib.cohort.ibis_engine import IbisEngine
+from codesetlib.cohort.relations import content_name, named_memtable
+from tests.cohort import spec
+
+COHORT = CodeCohort(codeset="diabetes", codes=("44054006", "73211009"), index_date="2024-01-01")
+
+
+def test_a_table_is_named_by_its_rows_and_types():
+    frame = pd.DataFrame({"code": ["1", "2"]}, dtype="string")
+    same = content_name(frame.copy(), {"code": "string"}, "codes")
+    assert same == content_name(frame, {"code": "string"}, "codes")
+    assert same.startswith("codes_")
+    other_rows = pd.DataFrame({"code": ["1", "3"]}, dtype="string")
+    assert content_name(other_rows, {"code": "string"}, "codes") != same
+    assert content_name(frame, {"code": "int64"}, "codes") != same
+    assert named_memtable(frame, {"code": "string"}, "codes").op().name == same
+
+
+def test_the_sql_of_a_codeset_query_reads_the_same_in_every_session(tmp_path):
+    folder = spec.write_tables(tmp_path)
+    texts = []
+    for _ in range(2):
+        engine = DuckDBEngine(folder)
+        texts.append(engine.sql(cohort_patients(engine.table("clinical_events"), COHORT)))
+    assert texts[0] == texts[1]
+    assert "memtable" not in texts[0]
+
+
+def test_a_query_joining_the_codes_twice_runs(tmp_path):
+    engine = DuckDBEngine(spec.write_tables(tmp_path))
+    table = engine.execute(patients_per_code(engine.table("clinical_events"), COHORT))
+    assert sorted(table["code"]) == ["44054006", "73211009"]
+
+
+def test_a_plan_on_any_ibis_backend_shows_the_same_sql_and_runs(tmp_path):
+    folder = spec.write_tables(tmp_path)
+    definition = CohortDefinition.model_validate(spec.DIABETES_ADULTS)
+
+    def engine() -> IbisEngine:
+        con = ibis.duckdb.connect()
+        tables = {p.stem: con.read_parquet(p, table_name=p.stem) for p in folder.glob("*.parquet")}
+        return IbisEngine(con, tables)
+
+    first, second = engine(), engine()
+    sql = first.cohort_sql(definition, spec.CODESETS)
+    assert sql == second.cohort_sql(definition, spec.CODESETS)
+    assert "memtable" not in sql and "cohort_relation_" in sql
+    expected = DuckDBEngine(folder).cohort(definition, spec.CODESETS)
+    pd.testing.assert_frame_equal(first.cohort(definition, spec.CODESETS), expected)
