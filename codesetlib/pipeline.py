@@ -18,8 +18,9 @@ import papermill
 from papermill.exceptions import PapermillExecutionError
 
 from codesetlib.book import build_book, copy_vendor_assets
+from codesetlib.book.cards import write_cards
 from codesetlib.book.disclosure_scan import scan_book
-from codesetlib.book.pages import codeset_card, provenance_page, write_page
+from codesetlib.book.pages import provenance_page, write_page
 from codesetlib.codeset import Codeset, codeset_dir, content_hash, load_codeset, read_codes
 from codesetlib.errors import StudyError
 from codesetlib.expand import open_codeset_release
@@ -120,13 +121,9 @@ def _write_json(path: Path, value: object) -> None:
 
 
 def write_codeset_cards(codesets: dict[str, StudyCodeset], generated: Path) -> None:
-    """A page per codeset of the study (and none for codesets it does not use)."""
-    cards = generated / "codesets"
-    for stale in cards.glob("*.md") if cards.is_dir() else []:
-        if stale.stem not in codesets:
-            stale.unlink()
-    for codeset_id, pinned in codesets.items():
-        write_page(cards / f"{codeset_id}.md", codeset_card(pinned.folder))
+    """A card per codeset of the study (and none for codesets it does not use), every version's
+    downloads, and the overview of the study's codesets."""
+    write_cards({codeset_id: pinned.folder for codeset_id, pinned in codesets.items()}, generated)
 
 
 def run_notebooks(study: Study, root: Path, generated: Path, inputs: dict) -> dict:
