@@ -14,10 +14,16 @@ import pandas as pd
 
 from codesetlib.codeset import codeset_dir, load_codeset
 from codesetlib.cohort import CodesetCodes, CohortDefinition, DuckDBEngine, load_definition
-from codesetlib.disclosure import DisclosureSettings
+from codesetlib.disclosure import Derived, DisclosureSettings, add_derived
 from codesetlib.errors import CohortError
 from codesetlib.expand import expand_rules
-from codesetlib.measures import Intervals, Measure, compute_measure, protect_measure
+from codesetlib.measures import (
+    Intervals,
+    Measure,
+    compute_measure,
+    outside_limits,
+    protect_measure,
+)
 from codesetlib.paths import resolve
 
 # The five census groups, found from a code's term; the first pattern that matches wins.
@@ -127,6 +133,7 @@ class PracticeMeasure:
     latest_table: pd.DataFrame
     by_borough: pd.DataFrame
     interval_word: str
+    findings: str
 
 
 def practice_measure(
@@ -140,7 +147,10 @@ def practice_measure(
     dataset_dir: str,
     disclosure: DisclosureSettings,
 ) -> PracticeMeasure:
-    """The share of the cohort meeting `numerator`, by practice and interval, every interval in one query."""
+    """The share of the cohort meeting `numerator`, by practice and interval, every interval in one query.
+
+    Everything shown derives from the protected counts: the proportions, the overall proportion the
+    funnel is drawn around, and which practices lie outside its limits."""
     definition = load_definition(resolve(definition_path))
     measure = Measure(
         id=f"{definition.id}_{numerator}",
@@ -159,6 +169,8 @@ def practice_measure(
         numerator=pd.to_numeric(latest["numerator"], errors="coerce"),
         denominator=pd.to_numeric(latest["denominator"], errors="coerce"),
     ).dropna(subset=["numerator", "denominator"])
+    overall = plotted["numerator"].sum() / plotted["denominator"].sum()
+    latest = latest.assign(flag=outside_limits(latest, overall).fillna("not plotted"))
     boroughs = table.groupby(["interval_start", "borough"], as_index=False)[
         ["numerator", "denominator"]
     ].sum()
@@ -172,17 +184,59 @@ def practice_measure(
         protected=protected,
         latest=plotted,
         latest_table=_percent(
-            latest[["practice_id", "borough", "numerator", "denominator", "ratio"]]
+            latest[["practice_id", "borough", "numerator", "denominator", "flag"]]
         ),
-        by_borough=_percent(by_borough[["borough", "numerator", "denominator", "ratio"]]),
+        by_borough=_percent(by_borough[["borough", "numerator", "denominator"]]),
         interval_word={"monthly": "month", "quarterly": "quarter", "yearly": "year"}[frequency],
+        findings=funnel_findings(plotted, latest, overall, len(latest)),
     )
 
 
+MEASURE_NAMES = {
+    "practice_id": "Practice",
+    "borough": "Borough",
+    "numerator": "Numerator",
+    "denominator": "Denominator",
+    "flag": "Outside the 99.8% limits",
+}
+
+
 def _percent(table: pd.DataFrame) -> pd.DataFrame:
-    out = table.copy()
-    out["ratio"] = [f"{r:.1%}" if pd.notna(r) else "suppressed" for r in out["ratio"]]
-    return out.rename(columns={"ratio": "proportion"})
+    """Readable names, and the proportion computed from the counts as shown."""
+    out = table.rename(columns=MEASURE_NAMES)
+    out.attrs["count_columns"] = ["Numerator", "Denominator"]
+    return add_derived(out, "Proportion", Derived("proportion", "Numerator", ("Denominator",)))
+
+
+def funnel_findings(
+    plotted: pd.DataFrame, latest: pd.DataFrame, overall: float, practices: int
+) -> str:
+    """What the funnel plot flags, in words: the overall proportion and the practices outside the
+    99.8% limits (about 1 in 500 practices would lie outside them by chance alone)."""
+    above = latest.loc[latest["flag"] == "above", "practice_id"].astype(str).tolist()
+    below = latest.loc[latest["flag"] == "below", "practice_id"].astype(str).tolist()
+    hidden = practices - len(plotted)
+    text = (
+        f"Overall proportion {overall:.1%} ({plotted['numerator'].sum():.0f} of "
+        f"{plotted['denominator'].sum():.0f} patients, from the counts as shown"
+        + (f"; {hidden} practice(s) with a suppressed count are left out" if hidden else "")
+        + "). "
+    )
+    if not above and not below:
+        return text + (
+            "No practice lies outside the 99.8% limits: the variation between practices is what "
+            "chance alone would give."
+        )
+    named = []
+    if above:
+        named.append(f"{len(above)} above (practice {', '.join(above)})")
+    if below:
+        named.append(f"{len(below)} below (practice {', '.join(below)})")
+    return text + (
+        f"Outside the 99.8% limits: {' and '.join(named)}. About 1 in 500 practices would lie "
+        "outside them by chance alone, so these differ by more than chance: look at their coding "
+        "and their care before drawing conclusions."
+    )
 
 
 def codeset_links(definition: CohortDefinition) -> str:

@@ -7,9 +7,14 @@ table so the record can state them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+
+from codesetlib.intervals import poisson_ratio, wilson
 
 SUPPRESSED = "≤{threshold}"
 
@@ -161,3 +166,120 @@ def protect_table(counts: pd.DataFrame, settings: DisclosureSettings | None = No
     shown = rounded.astype("string")
     shown = shown.mask(hidden, "[c]")
     return shown.mask(primary, SUPPRESSED.format(threshold=settings.threshold))
+
+
+# Figures derived from counts (proportions, intervals, ratios) are computed from the counts as shown,
+# never from the exact ones: a proportion of exact counts next to rounded counts gives the exact counts
+# back, and a suppressed cell with them. A table declares how each derived column follows from its
+# count columns (`Derived`), and the record's scan recomputes every one from what the page shows.
+
+SUPPRESSED_FIGURE = "suppressed"
+DerivedKind = Literal[
+    "proportion", "wilson", "wilson_or_wider", "ratio", "poisson_or_wider", "change"
+]
+
+
+@dataclass(frozen=True)
+class Derived:
+    """How a shown figure follows from count columns shown in the same row.
+
+    `proportion`: numerator / sum(denominator) in per cent; `wilson`: the same with its 95% Wilson
+    interval; `wilson_or_wider`: an interval at least as wide as Wilson's (e.g. cluster-robust);
+    `ratio`: observed / expected; `poisson_or_wider`: that ratio with an interval at least as wide as
+    the exact Poisson one; `change`: the relative change from the denominator (before) to the
+    numerator (after), signed. Each is blank where the denominator is 0 and suppressed where a count it
+    uses is.
+    """
+
+    kind: DerivedKind
+    numerator: str
+    denominator: tuple[str, ...]
+    # Where rows differ in their interval: a column naming it per row (a key of INTERVAL_METHODS).
+    method_column: str | None = None
+
+    def as_json(self) -> list:
+        return [self.kind, self.numerator, list(self.denominator), self.method_column]
+
+
+# The interval a row's method column names, as the derived kind it gives.
+INTERVAL_METHODS: dict[str, DerivedKind] = {
+    "Wilson": "wilson_or_wider",
+    "exact Poisson": "poisson_or_wider",
+}
+
+
+def shown_number(text: object) -> float | None:
+    """The number a reader sees in a shown cell; None where it is suppressed or not a number."""
+    value = str(text).replace(",", "").strip()
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def shown_numbers(column: pd.Series) -> pd.Series:
+    """A shown (protected) count column as numbers, NaN where a cell is suppressed."""
+    numbers = pd.to_numeric(column.astype("string").str.replace(",", ""), errors="coerce")
+    return numbers.astype("float64")
+
+
+def percent(value: float) -> str:
+    return f"{value:.1%}"
+
+
+def with_interval(estimate: float, low: float, high: float) -> str:
+    return f"{percent(estimate)} ({percent(low)}–{percent(high)})"
+
+
+def derived_figure(
+    kind: DerivedKind,
+    numerator: float | None,
+    denominator: float | None,
+    widen: tuple[float, float] | None = None,
+) -> str:
+    """A derived figure as the record shows it, from shown counts (None where suppressed).
+
+    `widen` gives the lower and upper half-widths of a wider interval (e.g. cluster-robust) to apply
+    around the estimate when it is wider than the Wilson or Poisson one.
+    """
+    if numerator is None or denominator is None or pd.isna(numerator) or pd.isna(denominator):
+        return SUPPRESSED_FIGURE
+    if denominator == 0:
+        return ""
+    estimate = numerator / denominator
+    if kind == "change":
+        return f"{estimate - 1:+.1%}"
+    if kind in ("proportion", "ratio"):
+        return percent(estimate)
+    if kind in ("wilson", "wilson_or_wider"):
+        low, high = (float(v[0]) for v in wilson(np.array([numerator]), np.array([denominator])))
+    else:
+        low, high = poisson_ratio(numerator, denominator)
+    if widen is not None and kind in ("wilson_or_wider", "poisson_or_wider"):
+        low = max(min(low, estimate - widen[0]), 0.0)
+        high = max(high, estimate + widen[1])
+    return with_interval(estimate, low, high)
+
+
+def add_derived(
+    shown: pd.DataFrame, column: str, derived: Derived, widen: list | None = None
+) -> pd.DataFrame:
+    """Add `column` to a table of shown counts, computed from them as `derived` says, and declare it.
+
+    The declaration travels in the frame's `attrs` to `html_table`, which writes it into the page for
+    the disclosure scan.
+    """
+    numerators = shown_numbers(shown[derived.numerator])
+    denominators = sum(shown_numbers(shown[c]) for c in derived.denominator)
+    widths = widen if widen is not None else [None] * len(shown)
+    kinds = (
+        shown[derived.method_column].map(INTERVAL_METHODS)
+        if derived.method_column
+        else [derived.kind] * len(shown)
+    )
+    shown[column] = [
+        derived_figure(kind, k, n, w)
+        for kind, k, n, w in zip(kinds, numerators, denominators, widths, strict=True)
+    ]
+    shown.attrs["derived"] = {**shown.attrs.get("derived", {}), column: derived}
+    return shown

@@ -146,6 +146,22 @@ def funnel_limits(
     return pd.DataFrame(columns)
 
 
+def outside_limits(table: pd.DataFrame, overall: float, limit: str = "99.8%") -> pd.Series:
+    """For each group with shown counts: "above" or "below" where its proportion lies outside the
+    exact control limits at its denominator, "" inside them, NaN where a count is not shown."""
+    numerator = pd.to_numeric(table["numerator"], errors="coerce")
+    denominator = pd.to_numeric(table["denominator"], errors="coerce")
+    known = numerator.notna() & denominator.notna() & (denominator > 0)
+    limits = funnel_limits(overall, denominator[known].to_numpy(float))
+    share = (numerator[known] / denominator[known]).to_numpy(float)
+    flags = np.select(
+        [share > limits[f"upper_{limit}"], share < limits[f"lower_{limit}"]], ["above", "below"], ""
+    )
+    out = pd.Series(np.nan, index=table.index, dtype="object")
+    out[known] = flags
+    return out
+
+
 def funnel_plot(table: pd.DataFrame, title: str, *, unit: str = "patients") -> Figure:
     """Each group's proportion (%) against its denominator, with exact 95% and 99.8% limits."""
     counts = table.dropna(subset=["numerator", "denominator"])

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from scipy.stats import chi2
-from statsmodels.stats.proportion import proportion_confint
 
 from codesetlib.codeset import Codeset
 from codesetlib.expand import Expansion, expand_rules
+from codesetlib.intervals import poisson_ratio, wilson
 from codesetlib.terminology import Terminology
 
 MEASURES = {
@@ -33,14 +32,6 @@ MEASURES = {
     "npv": ("tn", ("tn", "fn")),
 }
 DEFAULT_DATES = (dt.date(1900, 1, 1), dt.date(1901, 1, 1), dt.date(1800, 1, 1))
-
-
-def wilson(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """95% Wilson score intervals for k successes of n (NaN where n is 0)."""
-    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
-    safe = np.where(n > 0, n, 1)
-    low, high = proportion_confint(k, safe, alpha=0.05, method="wilson")
-    return np.where(n > 0, low, np.nan), np.where(n > 0, high, np.nan)
 
 
 def classify(population: pd.DataFrame, coded: Iterable, truth: Iterable) -> pd.DataFrame:
@@ -295,8 +286,7 @@ def observed_vs_expected(
     )
     o, e = total["observed"].to_numpy(), total["expected"].to_numpy()
     total["ratio"] = o / e
-    total["ratio_low"] = np.where(o > 0, chi2.ppf(0.025, 2 * o) / 2, 0) / e
-    total["ratio_high"] = chi2.ppf(0.975, 2 * (o + 1)) / 2 / e
+    total["ratio_low"], total["ratio_high"] = poisson_ratio(float(o[0]), float(e[0]))
     return table, total.reset_index(drop=True)
 
 

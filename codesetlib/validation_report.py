@@ -14,8 +14,17 @@ from matplotlib.figure import Figure
 from codesetlib.codeset import Codeset, codeset_dir, load_codeset
 from codesetlib.cohort import DuckDBEngine
 from codesetlib.cohort_record import ethnic_group
-from codesetlib.disclosure import DisclosureSettings, protect_counts
+from codesetlib.disclosure import (
+    SUPPRESSED_FIGURE,
+    Derived,
+    DisclosureSettings,
+    add_derived,
+    protect_counts,
+    shown_number,
+    shown_numbers,
+)
 from codesetlib.expand import Expansion, expand_rules, open_codeset_release
+from codesetlib.intervals import wilson
 from codesetlib.paths import resolve
 from codesetlib.synthetic import read_manifest
 from codesetlib.terminology import Terminology, available_releases, open_release
@@ -24,9 +33,19 @@ from codesetlib.validate import (
     AnomalyRules,
     accuracy,
     anomalies,
+    code_usage,
+    false_negative_reasons,
+    false_positive_codes,
     orphan_candidates,
+    orphan_codes,
+    overlap,
+    overlap_figure,
     release_drift_effect,
+    trend_figure,
+    usage_trend,
 )
+
+__all__ = ["overlap_figure", "trend_figure"]  # drawn on the page beside this module's tables
 from codesetlib.validation_data import (
     ValidationData,
     events_with_codes,
@@ -86,34 +105,39 @@ def load_codeset_under_test(
     return CodesetUnderTest(codeset, expansion, terminology, near, data, disclosure)
 
 
+GROUP_NAMES = {
+    "practice_id": "Practice",
+    "borough": "Borough",
+    "age_band": "Age band",
+    "sex": "Sex",
+    "imd_quintile": "IMD quintile (1 most deprived)",
+    "ethnicity": "Ethnic group",
+    "year": "Year of onset",
+}
+MEASURE_NAMES = {
+    "sensitivity": "Sensitivity",
+    "specificity": "Specificity",
+    "ppv": "PPV",
+    "npv": "NPV",
+}
+
+
 def protected_accuracy(
     table: pd.DataFrame, settings: DisclosureSettings, keys: list[str] | None = None
 ) -> pd.DataFrame:
-    """The accuracy table for the record: cells protected, and a measure shown only where its
-    denominator is above the suppression threshold (as `estimate (low–high)` in per cent)."""
+    """The accuracy table for the record: the four cells protected, and each measure with its Wilson
+    interval computed from the cells as shown (in per cent), suppressed where a cell it uses is."""
     keys = keys or []
     shown = table[keys].astype(str).copy() if keys else pd.DataFrame(index=table.index)
     protected = protect_counts(table[CELLS], CELLS, settings)
     for cell in CELLS:
         shown[cell.upper()] = protected[cell]
     for name, (num, (a, b)) in MEASURES.items():
-        denominator = table[a] + table[b]
-        text = [
-            f"{e:.1%} ({lo:.1%}–{hi:.1%})" if not np.isnan(e) else ""
-            for e, lo, hi in zip(
-                table[name], table[f"{name}_low"], table[f"{name}_high"], strict=True
-            )
-        ]
-
-        # A proportion with a small numerator or a small complement would give a suppressed cell back.
-        def hidden_cell(count: pd.Series) -> pd.Series:
-            return (count > 0) & (count <= settings.threshold)
-
-        small = hidden_cell(table[num]) | hidden_cell(denominator - table[num])
-        hidden = settings.enabled & small & (denominator > 0)
-        label = name.upper() if name in ("ppv", "npv") else name.capitalize()
-        shown[label] = np.where(hidden, "suppressed", text)
-    return shown.reset_index(drop=True)
+        add_derived(
+            shown, MEASURE_NAMES[name], Derived("wilson", num.upper(), (a.upper(), b.upper()))
+        )
+    shown.attrs["count_columns"] = [c.upper() for c in CELLS]
+    return shown.rename(columns=GROUP_NAMES).reset_index(drop=True)
 
 
 def accuracy_tables(
@@ -138,24 +162,25 @@ def accuracy_tables(
     return out
 
 
-def sensitivity_figure(table: pd.DataFrame, key: str, title: str) -> Figure:
-    """Sensitivity with its 95% interval for each group (groups with no true cases left out)."""
-    rows = table[(table["tp"] + table["fn"]) > 0].reset_index(drop=True)
+def sensitivity_figure(shown: pd.DataFrame, group: str, title: str) -> Figure:
+    """Sensitivity with its 95% interval for each group, from the counts as shown (`protected_accuracy`):
+    groups with a suppressed count, or no true cases, are not drawn."""
+    tp, fn = shown_numbers(shown["TP"]), shown_numbers(shown["FN"])
+    drawn = tp.notna() & fn.notna() & ((tp + fn) > 0)
+    k, n = tp[drawn].to_numpy(float), (tp + fn)[drawn].to_numpy(float)
+    estimate = k / n
+    low, high = wilson(k, n)
     figure = Figure(figsize=(8, 3.5))
     axes = figure.add_subplot()
-    x = np.arange(len(rows))
-    estimate = rows["sensitivity"].to_numpy()
+    x = np.arange(len(k))
     # Clipped at zero: at 0% or 100% the interval's end can differ from the estimate by rounding only.
-    errors = np.clip(
-        np.vstack([estimate - rows["sensitivity_low"], rows["sensitivity_high"] - estimate]),
-        0,
-        None,
-    )
+    errors = np.clip(np.vstack([estimate - low, high - estimate]), 0, None)
     axes.errorbar(x, estimate * 100, yerr=errors * 100, fmt="o", capsize=3)
-    axes.set_xticks(x, rows[key].astype(str), rotation=45 if len(rows) > 6 else 0)
+    labels = shown.loc[drawn, group].astype(str)
+    axes.set_xticks(x, labels, rotation=45 if len(k) > 6 else 0)
     axes.set(
         title=textwrap.fill(title, 64),
-        xlabel=key.replace("_", " ").capitalize(),
+        xlabel=group,
         ylabel="Sensitivity (%)",
         ylim=(0, 105),
     )
@@ -200,7 +225,7 @@ def sensitivity_by_year(test: CodesetUnderTest, dataset_dir: str, pattern: str) 
         cases[["patient_id", "year"]], test.coded_patients, set(cases["patient_id"]), by=["year"]
     )
     shown = protected_accuracy(table, test.disclosure, ["year"])
-    return shown[["year", "TP", "FN", "Sensitivity"]]
+    return shown[[GROUP_NAMES["year"], "TP", "FN", "Sensitivity"]]
 
 
 def anomaly_summary(test: CodesetUnderTest, dataset_dir: str) -> pd.DataFrame:
@@ -234,3 +259,164 @@ def drift_summary(test: CodesetUnderTest) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+# What the page shows, section by section: each table protected, with readable names, and the findings
+# it flags stated in words computed from the shown numbers.
+
+DRIFT_THRESHOLD = 0.05
+
+
+def _readable(table: pd.DataFrame, names: dict[str, str], counts: list[str]) -> pd.DataFrame:
+    shown = table.rename(columns=names)
+    shown.attrs["count_columns"] = [names.get(c, c) for c in counts]
+    return shown
+
+
+def accuracy_findings(overall: pd.DataFrame) -> str:
+    """The overall accuracy in words, from the shown table (`protected_accuracy` without groups)."""
+    row = overall.iloc[0]
+    parts = []
+    if row["Sensitivity"] not in ("", SUPPRESSED_FIGURE):
+        parts.append(f"finds {row['Sensitivity']} of the patients who truly have the condition")
+    if row["PPV"] not in ("", SUPPRESSED_FIGURE):
+        parts.append(f"{row['PPV']} of the patients it finds truly have it")
+    if not parts:
+        return "The counts are too small to state the codeset's accuracy."
+    missed = row["FN"]
+    return (
+        "The codeset "
+        + "; ".join(parts)
+        + f". It misses {missed} true cases and counts {row['FP']} patients without the condition: "
+        "the sections below trace both to the codes responsible."
+    )
+
+
+def false_positive_table(test: CodesetUnderTest, truth: set[int], top: int = 15) -> pd.DataFrame:
+    """The codes bringing in the most false positives, with the patients each brings in."""
+    table = false_positive_codes(test.data.coded_events, truth, test.terms).head(top)
+    shown = protect_counts(table, ["patients", "false_positives"], test.disclosure)
+    names = {"code": "Code", "term": "Term", "patients": "Patients"}
+    names["false_positives"] = "Patients without the condition"
+    return _readable(shown.drop(columns="share_false"), names, ["patients", "false_positives"])
+
+
+def missed_tables(
+    test: CodesetUnderTest, truth: set[int], top: int = 10
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Why true cases are missed: not coded at all, or coded outside the codeset (and with what)."""
+    missed = truth - test.coded_patients
+    split, outside = false_negative_reasons(missed, test.data.near_events, test.terms)
+    names = {"reason": "Reason", "code": "Code", "term": "Term", "patients": "Patients"}
+    return (
+        _readable(protect_counts(split, ["patients"], test.disclosure), names, ["patients"]),
+        _readable(
+            protect_counts(outside.head(top), ["patients"], test.disclosure), names, ["patients"]
+        ),
+    )
+
+
+def usage_table(test: CodesetUnderTest, top: int = 25) -> tuple[str, pd.DataFrame]:
+    """The codes' use in the data (most used first) and a sentence on how many are unused."""
+    usage = code_usage(test.data.coded_events, {r.code: r.term for r in test.expansion.codes})
+    unused = int((usage["note"] == "unused").sum())
+    sentence = f"{unused} of the codeset's {len(usage)} codes are not used in this dataset" + (
+        ": each is either rare in practice or a sign that the codeset names codes nobody records."
+        if unused
+        else "."
+    )
+    shown = protect_counts(usage.head(top), ["patients", "events"], test.disclosure)
+    names = {"code": "Code", "term": "Term", "patients": "Patients", "events": "Events"}
+    names["note"] = "Note"
+    return sentence, _readable(shown.drop(columns="share_of_events"), names, ["patients", "events"])
+
+
+def orphan_table(test: CodesetUnderTest, top: int = 20) -> pd.DataFrame:
+    """Codes recorded near the codeset but left out of it, ranked by the patients they would add."""
+    orphans = orphan_codes(test.data.near_events, test.near, test.terms).head(top)
+    names = {"code": "Code", "term": "Term", "patients": "Patients", "events": "Events"}
+    names["why_near"] = "Why it is near"
+    shown = protect_counts(orphans, ["patients", "events"], test.disclosure)
+    return _readable(shown, names, ["patients", "events"])
+
+
+def usage_trend_shown(test: CodesetUnderTest, since: str = "2010-01-01") -> pd.DataFrame:
+    """Events per year and code as the record may draw them: rounded, and missing where suppressed."""
+    trend = usage_trend(test.data.coded_events, "YS")
+    trend = trend[trend["period"] >= since]
+    shown = protect_counts(trend, ["events"], test.disclosure)
+    return trend.assign(events=shown_numbers(shown["events"]))
+
+
+def anomaly_findings(test: CodesetUnderTest, dataset_dir: str) -> tuple[str, pd.DataFrame]:
+    """Events that cannot be right, as a protected table and a sentence naming what was found."""
+    table = protect_counts(
+        anomaly_summary(test, dataset_dir), ["events", "patients"], test.disclosure
+    )
+    phrases = {
+        "before birth": "dated before the patient's birth",
+        "after death": "dated after the patient's death",
+        "in the future": "dated after the extraction date",
+        "placeholder date": "on a placeholder date (such as 1900-01-01)",
+        "repeated": "repeated on the same day",
+        "implausible value": "with an implausible value",
+    }
+    found = [
+        f"{row.events} events in {row.patients} patients {phrases.get(row.anomaly, row.anomaly)}"
+        for row in table.itertuples()
+        if row.events != "0"
+    ]
+    if found:
+        sentence = (
+            "Found: " + "; ".join(found) + ". Such events are errors of recording or extraction: "
+            "a cohort that counts them takes the error into its numbers, so check them at source "
+            "or exclude them explicitly."
+        )
+    else:
+        sentence = "No event of the codeset's codes falls on an impossible or placeholder date."
+    names = {"anomaly": "Anomaly", "events": "Events", "patients": "Patients"}
+    return sentence, _readable(table, names, ["events", "patients"])
+
+
+def drift_findings(
+    test: CodesetUnderTest, threshold: float = DRIFT_THRESHOLD
+) -> tuple[str, pd.DataFrame]:
+    """The same rules in each other release, with the change in patients found, flagged in words
+    where it is beyond `threshold` (a share of the patients found now)."""
+    drift = drift_summary(test)
+    if drift.empty:
+        return "No other release of this edition is available to compare with.", drift
+    shown = protect_counts(drift, ["Patients before", "Patients after"], test.disclosure)
+    shown.attrs["count_columns"] = ["Patients before", "Patients after"]
+    add_derived(
+        shown, "Change in patients", Derived("change", "Patients after", ("Patients before",))
+    )
+    sentences = []
+    for row in shown.to_dict("records"):
+        before, after = shown_number(row["Patients before"]), shown_number(row["Patients after"])
+        if before is None or after is None or before == 0:
+            continue
+        change = after / before - 1
+        if abs(change) > threshold:
+            sentences.append(
+                f"Under {row['Release']} the same rules find {abs(change):.0%} "
+                f"{'more' if change > 0 else 'fewer'} patients ({before:.0f} → {after:.0f}; "
+                f"{row['Codes added']} codes added, {row['Codes removed']} removed), beyond the "
+                f"{threshold:.0%} threshold: review the codes that change before moving the "
+                "codeset to that release."
+            )
+    if not sentences:
+        sentences = [f"No other release changes the patients found by more than {threshold:.0%}."]
+    return " ".join(sentences), shown
+
+
+def version_overlap(test: CodesetUnderTest, other: CodesetUnderTest) -> pd.DataFrame:
+    """Patients found by an earlier version only, by both, and by this version only (protected)."""
+    table = overlap(
+        other.coded_patients,
+        test.coded_patients,
+        (other.codeset.version, test.codeset.version),
+    )
+    shown = protect_counts(table, ["patients"], test.disclosure)
+    shown.attrs["count_columns"] = ["patients"]
+    return shown
