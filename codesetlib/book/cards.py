@@ -476,8 +476,9 @@ def write_downloads(folder: Path, cards: Path) -> list[Download]:
 
 
 def _sign_off(review: Review) -> str:
+    # The card gives each reviewer's role; the overview keeps to who signed off and when.
     signed = "signed off" if review.signed_off else "not signed off"
-    return f"{review.name} ({review.role}): {signed} {review.date}"
+    return f"{review.name}, {signed} {review.date}"
 
 
 def overview_frame(folders: dict[str, Path]) -> pd.DataFrame:
