@@ -10,10 +10,14 @@ NODE_INSTALLED := node_modules/.installed
 STUDY ?= study.yaml
 CODESET ?=
 
-.PHONY: book test lint format data bench clean lock system-deps
+.PHONY: book pdf test lint format data bench clean lock system-deps
 
 book: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/codeset run $(STUDY) $(if $(CODESET),--codeset $(CODESET))
+
+# The whole record in one PDF, figures included, printed offline by Debian's Chromium; prints its path.
+pdf: system-deps book
+	$(BIN)/python -m codesetlib.book.pdf book
 
 test: lint data $(NODE_INSTALLED) system-deps
 	$(BIN)/codeset lint codesets/*
@@ -48,10 +52,12 @@ $(NODE_INSTALLED): package.json package-lock.json
 	touch $@
 
 # Programs from Debian's packages that the tests use: Chromium for the browser test of the book and
-# Java for the Spark engine. Installed when missing (as root, as on CI); otherwise say what to install.
+# its PDF, poppler-utils to read the PDF back, and Java for the Spark engine. Installed when missing
+# (as root, as on CI); otherwise say what to install.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

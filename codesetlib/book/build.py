@@ -66,12 +66,15 @@ def copy_widget_fonts(root: Path, book_dir: Path) -> Path:
     return target
 
 
-def build_book(book_dir: Path) -> Path:
-    """Run `jupyter-book build` with warnings as errors; return the path of the built index.html."""
+def build_book(book_dir: Path, builder: str = "html") -> Path:
+    """Run `jupyter-book build` with warnings as errors; return the path of the built index.html.
+
+    `builder` names any Sphinx builder (`singlehtml` for the one page the PDF is printed from)."""
     command = [
         str(Path(sys.executable).parent / "jupyter-book"),
         "build",
         str(book_dir),
+        *(["--builder", "custom", "--custom-builder", builder] if builder != "html" else []),
         "--warningiserror",
         "--nitpick",
         "--keep-going",
@@ -83,7 +86,7 @@ def build_book(book_dir: Path) -> Path:
         raise StudyError(
             "the book did not build:\n" + "\n".join(log[-30:]), path=book_dir / "_config.yml"
         )
-    index = book_dir / "_build" / "html" / "index.html"
+    index = book_dir / "_build" / builder / "index.html"
     if not index.is_file():
         raise StudyError(f"the book build wrote no {index}", path=book_dir)
     return index
