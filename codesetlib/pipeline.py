@@ -21,6 +21,7 @@ from codesetlib.book import build_book, copy_vendor_assets
 from codesetlib.book.cards import write_cards
 from codesetlib.book.disclosure_scan import scan_book
 from codesetlib.book.pages import provenance_page, write_page
+from codesetlib.book.study_page import write_study_summary
 from codesetlib.codeset import Codeset, codeset_dir, content_hash, load_codeset, read_codes
 from codesetlib.errors import StudyError
 from codesetlib.expand import open_codeset_release
@@ -195,6 +196,9 @@ def run_study(
         "disclosure": study.disclosure.model_dump(),
     }
     write_codeset_cards(codesets, generated)
+    write_study_summary(
+        generated, study_path, study, {k: v.codeset for k, v in codesets.items()}, dataset
+    )
     notebooks = run_notebooks(study, root, generated, inputs)
     provenance = {
         "study": study_path.name,
