@@ -11,15 +11,17 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import papermill
-from papermill.exceptions import PapermillExecutionError
 
 from codesetlib.book import build_book, copy_vendor_assets
 from codesetlib.book.cards import write_cards
 from codesetlib.book.disclosure_scan import scan_book
+from codesetlib.book.execute import run_notebook
 from codesetlib.book.pages import provenance_page, write_page
 from codesetlib.book.study_page import write_study_summary
 from codesetlib.codeset import Codeset, codeset_dir, content_hash, load_codeset, read_codes
@@ -37,6 +39,20 @@ RUNS_FILE = ".runs.json"
 
 def log(message: str) -> None:
     print(f"[codeset run] {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def logged_step(message: str) -> Iterator[None]:
+    """One line for a step that takes a while: what it does, then how long it took (or that it
+    failed), so a run prints one line per step however it ends."""
+    started = time.perf_counter()
+    print(f"[codeset run] {message} ... ", end="", file=sys.stderr, flush=True)
+    try:
+        yield
+    except BaseException:
+        print("failed", file=sys.stderr, flush=True)
+        raise
+    print(f"{time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -91,23 +107,7 @@ def execute_notebook(source: Path, target: Path, parameters: dict, root: Path) -
     """Execute one notebook with papermill into `target`, atomically (temporary file, then rename)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.stem}.partial.ipynb")
-    try:
-        papermill.execute_notebook(
-            str(source),
-            str(partial),
-            parameters=parameters,
-            cwd=str(root),
-            kernel_name="python3",
-            progress_bar=False,
-        )
-    except PapermillExecutionError as exc:
-        partial.unlink(missing_ok=True)
-        raise StudyError(
-            f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}", path=source
-        ) from None
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    run_notebook(source, partial, parameters, root, page=Path(target.parent.name, target.name))
     partial.replace(target)
 
 
@@ -153,13 +153,14 @@ def run_notebooks(study: Study, root: Path, generated: Path, inputs: dict) -> di
         target = generated / f"{run.output_name}.ipynb"
         started = time.perf_counter()
         executed = runs.get(run.output_name) != key or not target.is_file()
+        step = f"({number}/{len(study.notebooks)}) {run.output_name}"
         if executed:
-            log(f"({number}/{len(study.notebooks)}) executing {run.path} as {run.output_name}")
-            execute_notebook(source, target, parameters, root)
+            with logged_step(f"{step}: executing {run.path}"):
+                execute_notebook(source, target, parameters, root)
             runs[run.output_name] = key
             _write_json(runs_path, runs)
         else:
-            log(f"({number}/{len(study.notebooks)}) {run.path} is up to date")
+            log(f"{step}: reused, its inputs are unchanged")
         seconds = time.perf_counter() - started
         record[run.output_name] = {
             "inputs_hash": key,
@@ -221,8 +222,8 @@ def run_study(
     provenance["seconds_before_book_build"] = round(time.perf_counter() - started, 2)
     _write_json(generated / "provenance.json", provenance)
     write_page(generated / "provenance.md", provenance_page(provenance))
-    log("building the book")
-    index = build_book(book)
+    with logged_step("building the book"):
+        index = build_book(book)
     leaks = scan_book(index.parent, study.disclosure)
     if leaks:
         shown = "\n".join(leak.line() for leak in leaks[:20])
@@ -230,5 +231,5 @@ def run_study(
             f"{len(leaks)} count(s) in the book escaped disclosure control:\n{shown}",
             path=index.parent,
         )
-    log(f"done in {time.perf_counter() - started:.1f} s")
+    log(f"done in {time.perf_counter() - started:.1f} s: {index}")
     return index

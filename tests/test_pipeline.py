@@ -1,6 +1,7 @@
-"""The study runner's cache: re-run only what changed, and resume after a failure."""
+"""The study runner: re-run only what changed, resume after a failure, and say one line per notebook."""
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -8,7 +9,7 @@ import pytest
 
 from codesetlib.errors import StudyError
 from codesetlib.pipeline import RUNS_FILE, run_notebooks
-from codesetlib.study import Study
+from codesetlib.study import NotebookRun, Study
 
 
 def notebook(path: Path, body: str) -> Path:
@@ -96,3 +97,52 @@ def test_one_notebook_can_run_twice_under_two_names(tmp_path: Path, study: Study
                 "notebooks": [{"path": "a.ipynb"}, {"path": "a.ipynb"}],
             }
         )
+
+
+def test_a_run_says_one_line_per_notebook_and_nothing_else(
+    tmp_path: Path, study: Study, capfd: pytest.CaptureFixture
+):
+    out = tmp_path / "generated"
+    run_notebooks(study, tmp_path, out, {"dataset": "x"})
+    # capfd reads the file descriptors, so it also sees what the kernel processes print.
+    executed = capfd.readouterr().err.splitlines()
+    assert len(executed) == len(study.notebooks), executed
+    for number, (line, name) in enumerate(zip(executed, "ab", strict=True), start=1):
+        assert re.fullmatch(
+            rf"\[codeset run\] \({number}/2\) {name}: executing {name}\.ipynb \.\.\. \d+\.\d s",
+            line,
+        ), line
+    run_notebooks(study, tmp_path, out, {"dataset": "x"})
+    reused = capfd.readouterr().err.splitlines()
+    assert reused == [
+        "[codeset run] (1/2) a: reused, its inputs are unchanged",
+        "[codeset run] (2/2) b: reused, its inputs are unchanged",
+    ]
+    assert not any("WARNING" in line for line in executed + reused)
+
+
+def test_a_failing_notebook_ends_its_line_and_says_which_cell(
+    tmp_path: Path, study: Study, capfd: pytest.CaptureFixture
+):
+    broken = study.model_copy(
+        update={"notebooks": [study.notebooks[1].model_copy(update={"parameters": {"scale": 99}})]}
+    )
+    with pytest.raises(StudyError, match="raised AssertionError: scale too large"):
+        run_notebooks(broken, tmp_path, tmp_path / "generated", {})
+    assert capfd.readouterr().err.splitlines() == [
+        "[codeset run] (1/1) b: executing b.ipynb ... failed"
+    ]
+
+
+def test_what_a_dying_kernel_printed_is_shown(tmp_path: Path, study: Study):
+    # The pause lets the kernel pass on what the cell wrote to its standard error before it exits.
+    notebook(
+        tmp_path / "dies.ipynb",
+        "import os, time\nos.write(2, b'out of memory, say\\n')\ntime.sleep(1)\nos._exit(3)",
+    )
+    dies = study.model_copy(update={"notebooks": [NotebookRun(path="dies.ipynb")]})
+    with pytest.raises(
+        StudyError, match=r"(?s)did not run.*the kernel printed:.*out of memory, say"
+    ):
+        run_notebooks(dies, tmp_path, tmp_path / "generated", {})
+    assert not (tmp_path / "generated" / "dies.ipynb").exists()

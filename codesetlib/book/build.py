@@ -25,6 +25,8 @@ EXTRA_DIR = "vendor_extra"
 WIDGET_FONTS = "node_modules/@jupyter-widgets/html-manager/dist"
 FONT_SUFFIXES = {".woff2", ".woff", ".ttf", ".eot", ".svg"}
 FONT_FOLDERS = ["generated/@jupyter-widgets/html-manager/dist", "generated/@jupyter-widgets"]
+# What `jupyter-book build` printed, kept beside the built pages.
+BUILD_LOG = "sphinx.log"
 
 
 def copy_vendor_assets(root: Path, book_dir: Path) -> Path:
@@ -80,11 +82,22 @@ def build_book(book_dir: Path, builder: str = "html") -> Path:
         "--keep-going",
         "--quiet",
     ]
+    # Sphinx's output is kept in a log and shown only when the build fails: its warnings first (the
+    # build keeps going past them, so the last lines are only the summary).
     result = subprocess.run(command, capture_output=True, text=True, check=False)
+    output = (result.stdout + result.stderr).strip()
+    log = book_dir / "_build" / BUILD_LOG
+    log.parent.mkdir(parents=True, exist_ok=True)
+    partial = log.with_name(f".{log.name}.tmp")
+    partial.write_text(output + "\n", encoding="utf-8")
+    partial.replace(log)
     if result.returncode != 0:
-        log = (result.stdout + result.stderr).strip().splitlines()
+        lines = output.splitlines()
+        problems = [line for line in lines if "WARNING" in line or "ERROR" in line]
         raise StudyError(
-            "the book did not build:\n" + "\n".join(log[-30:]), path=book_dir / "_config.yml"
+            f"the book did not build (Sphinx's whole output is in {log}):\n"
+            + "\n".join(problems[:30] if problems else lines[-30:]),
+            path=book_dir / "_config.yml",
         )
     index = book_dir / "_build" / builder / "index.html"
     if not index.is_file():
