@@ -27,7 +27,14 @@ from codesetlib.book.study_page import write_study_summary
 from codesetlib.codeset import Codeset, codeset_dir, content_hash, load_codeset, read_codes
 from codesetlib.errors import StudyError
 from codesetlib.expand import open_codeset_release
-from codesetlib.provenance import environment, git_state, sha256_bytes, sha256_json, source_hash
+from codesetlib.provenance import (
+    dataset_provenance,
+    environment,
+    git_state,
+    sha256_bytes,
+    sha256_json,
+    source_hash,
+)
 from codesetlib.study import CodesetPin, Study, load_study
 from codesetlib.synthetic import generate_dataset
 from codesetlib.synthetic.generate import dataset_is_current
@@ -163,6 +170,7 @@ def run_notebooks(study: Study, root: Path, generated: Path, inputs: dict) -> di
             log(f"{step}: reused, its inputs are unchanged")
         seconds = time.perf_counter() - started
         record[run.output_name] = {
+            "path": run.path,
             "inputs_hash": key,
             "executed": executed,
             "seconds": seconds,
@@ -188,7 +196,8 @@ def run_study(
     book = book_dir or root / study.book_dir
     generated = book / GENERATED
     env = environment()
-    manifest_sha = sha256_bytes((dataset / "manifest.json").read_bytes())
+    manifest = (dataset / "manifest.json").read_bytes()
+    manifest_sha = sha256_bytes(manifest)
     inputs = {
         "codesets": {k: v.content_hash for k, v in codesets.items()},
         "dataset": manifest_sha,
@@ -201,12 +210,22 @@ def run_study(
         generated, study_path, study, {k: v.codeset for k, v in codesets.items()}, dataset
     )
     notebooks = run_notebooks(study, root, generated, inputs)
+    synth = study.dataset.synth
     provenance = {
         "study": study_path.name,
         "git": git_state(root),
         **env,
         "seed": study.seed,
-        "dataset": {"path": study.dataset_dir, "manifest_sha256": manifest_sha},
+        "index_date": study.index_date.isoformat(),
+        "dataset": {
+            "path": study.dataset_dir,
+            **dataset_provenance(
+                json.loads(manifest),
+                manifest_sha,
+                {"calibration": synth.calibration_path(), "code_choice": synth.code_choice_path()},
+                root,
+            ),
+        },
         "codesets": {
             k: {
                 "version": v.codeset.version,

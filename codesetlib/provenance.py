@@ -74,3 +74,33 @@ def git_state(root: Path) -> dict[str, object]:
 
 def environment() -> dict[str, object]:
     return {"python": platform.python_version(), "packages": package_versions()}
+
+
+def shown_path(path: Path, root: Path) -> str:
+    """`path` as a reader can find it: relative to the project, or else to the installed kit (for
+    the files it ships); only the file's name for a file elsewhere, so no machine's folders show."""
+    path = path.resolve()
+    for base in (root.resolve(), Path(__file__).resolve().parents[1]):
+        if path.is_relative_to(base):
+            return path.relative_to(base).as_posix()
+    return path.name
+
+
+def dataset_provenance(
+    manifest: dict, manifest_sha256: str, files: dict[str, Path], root: Path
+) -> dict[str, object]:
+    """What the record says of its dataset, from the manifest the generator wrote beside it: every
+    parameter, each input file (`files` says where it is) and each table, with their hashes."""
+    return {
+        "manifest_sha256": manifest_sha256,
+        "schema_version": manifest.get("schema_version"),
+        "parameters": manifest.get("parameters", {}),
+        "inputs": {
+            name: {
+                "path": shown_path(files[name], root) if name in files else entry["path"],
+                "sha256": entry["sha256"],
+            }
+            for name, entry in sorted(manifest.get("inputs", {}).items())
+        },
+        "tables": {name: entry["sha256"] for name, entry in sorted(manifest["tables"].items())},
+    }

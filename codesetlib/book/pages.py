@@ -5,7 +5,7 @@ The codeset cards are in `codesetlib.book.cards`.
 
 from __future__ import annotations
 
-import json
+import html
 from pathlib import Path
 
 import pandas as pd
@@ -32,54 +32,102 @@ def write_page(path: Path, text: str) -> Path:
     return path
 
 
+def _code(value: object) -> str:
+    """A value to copy whole (a hash, a parameter), escaped, in a <code> the stylesheet wraps
+    anywhere rather than clipping."""
+    return f'<code class="provenance-value">{html.escape(str(value))}</code>'
+
+
+def _provenance_table(rows: list[dict[str, str]]) -> str:
+    """Rows whose values are HTML already (text escaped, values to copy in `_code`) as a table."""
+    frame = pd.DataFrame(rows)
+    return frame.to_html(index=False, border=0, classes="codeset-table", escape=False)
+
+
 def provenance_page(manifest: dict) -> str:
-    """The provenance manifest as a page: what this build was made from."""
-    summary = pd.DataFrame(
-        [
-            {
-                "Item": "Commit",
-                "Value": f"{manifest['git']['commit']}{' (with uncommitted changes)' if manifest['git']['dirty'] else ''}",
-            },
-            {"Item": "Python", "Value": manifest["python"]},
-            {"Item": "Seed", "Value": str(manifest["seed"])},
-            {
-                "Item": "Dataset",
-                "Value": f"{manifest['dataset']['path']} (manifest sha256 {manifest['dataset']['manifest_sha256'][:16]}…)",
-            },
-            {"Item": "Disclosure control", "Value": manifest["disclosure"]},
-        ]
+    """The provenance manifest as a page: what this build was made from, every hash whole and every
+    parameter shown. It shows nothing that differs between two builds of the same inputs (when they
+    ran, how long each notebook took, whether it was reused), so such builds give the same page."""
+    text = html.escape
+    git = manifest["git"]
+    commit = _code(git["commit"]) + (" (with uncommitted changes)" if git["dirty"] else "")
+    build = [
+        {"Item": "Study", "Value": _code(manifest["study"])},
+        {"Item": "Commit", "Value": commit},
+        {"Item": "Python", "Value": text(manifest["python"])},
+        {"Item": "Seed", "Value": _code(manifest["seed"])},
+        {"Item": "Index date", "Value": _code(manifest["index_date"])},
+        {"Item": "Disclosure control", "Value": text(manifest["disclosure"])},
+    ]
+    dataset = manifest["dataset"]
+    about = [
+        {"Item": "Folder", "Value": _code(dataset["path"])},
+        {"Item": "Manifest SHA-256", "Value": _code(dataset["manifest_sha256"])},
+        {"Item": "Schema version", "Value": text(str(dataset["schema_version"]))},
+    ]
+    parameters = [
+        {"Parameter": text(name), "Value": "not set" if value is None else _code(value)}
+        for name, value in sorted(dataset["parameters"].items())
+    ]
+    inputs = [
+        {"Input": text(name), "File": _code(entry["path"]), "SHA-256": _code(entry["sha256"])}
+        for name, entry in dataset["inputs"].items()
+    ]
+    tables = [
+        {"Table": text(name), "SHA-256": _code(sha256)}
+        for name, sha256 in dataset["tables"].items()
+    ]
+    codesets = [
+        {
+            "Codeset": text(k),
+            "Version": text(v["version"]),
+            "Release": text(v["release"]),
+            "Content hash": _code(v["content_hash"]),
+        }
+        for k, v in manifest["codesets"].items()
+    ]
+    notebooks = "".join(
+        f"### {text(name)}\n\n"
+        + _provenance_table(
+            [
+                {"Item": "Notebook", "Value": _code(run["path"])},
+                {"Item": "Inputs hash", "Value": _code(run["inputs_hash"])},
+                *(
+                    {"Item": f"Parameter {text(k)}", "Value": _code(repr(v))}
+                    for k, v in sorted(run["parameters"].items())
+                ),
+            ]
+        )
+        + "\n\n"
+        for name, run in manifest["notebooks"].items()
     )
-    codesets = pd.DataFrame(
-        [
-            {
-                "Codeset": k,
-                "Version": v["version"],
-                "Release": v["release"],
-                "Content hash": v["content_hash"],
-            }
-            for k, v in manifest["codesets"].items()
-        ]
-    )
-    notebooks = pd.DataFrame(
-        [
-            {
-                "Notebook": k,
-                "Inputs hash": v["inputs_hash"][:16] + "…",
-                "Run": "re-executed" if v["executed"] else "cached",
-                "Seconds": f"{v['seconds']:.1f}",
-                "Parameters": json.dumps(v["parameters"], sort_keys=True),
-            }
-            for k, v in manifest["notebooks"].items()
-        ]
-    )
-    packages = pd.DataFrame(
-        [{"Package": k, "Version": v} for k, v in sorted(manifest["packages"].items())]
-    )
+    packages = [
+        {"Package": text(k), "Version": text(v)} for k, v in sorted(manifest["packages"].items())
+    ]
     return (
-        "# Provenance\n\nWhat this build of the record was made from. The same manifest is written to "
-        "`generated/provenance.json`.\n\n"
-        + _section("Build", html_table(summary))
-        + _section("Codesets", html_table(codesets))
-        + _section("Notebooks", html_table(notebooks))
-        + _section("Packages", html_table(packages))
+        "# Provenance\n\nWhat this build of the record was made from: the same inputs build the same "
+        "pages. The manifest is also written to `generated/provenance.json`, with how long each "
+        "notebook took and whether it was run again or reused.\n\n"
+        + _section("Build", _provenance_table(build))
+        + _section(
+            "Dataset",
+            "The synthetic dataset, generated from the parameters and files below; its manifest "
+            "records them with a hash of each table it wrote.\n\n"
+            + _provenance_table(about)
+            + "\n\n### Generator parameters\n\n"
+            + _provenance_table(parameters)
+            + "\n\n### Input files\n\n"
+            + _provenance_table(inputs)
+            + "\n\n### Tables\n\n"
+            + _provenance_table(tables),
+        )
+        + _section("Codesets", _provenance_table(codesets))
+        + _section(
+            "Notebooks",
+            "Each notebook's inputs hash covers everything it reads: the notebook, its parameters, "
+            "the codesets' content hashes, the dataset's manifest, the package versions and the "
+            "kit's source. A notebook whose inputs hash is unchanged is not run again. Each ran "
+            "with the parameters listed, as Python values.\n\n" + notebooks,
+        )
+        + _section("Packages", _provenance_table(packages))
     )
