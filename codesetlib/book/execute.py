@@ -1,4 +1,4 @@
-"""Execute one notebook of the record: quietly, atomically, and the same on every run of its inputs.
+"""Execute one notebook of the record quietly, so that its page is the same on every run of its inputs.
 
 The kernel talks to papermill over Unix sockets in a private folder (on POSIX) rather than TCP ports
 on localhost: no port can be taken by another process between being chosen and bound, and nothing is
