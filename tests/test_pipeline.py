@@ -1,4 +1,4 @@
-"""The study runner: re-run only what changed, resume after a failure, and say one line per notebook."""
+"""The study runner: re-run only what changed, resume after a failure, one line per notebook."""
 
 import json
 import re

@@ -1,4 +1,4 @@
-"""Execute one notebook of the record quietly, so that its page is the same on every run of its inputs.
+"""Execute one notebook of the record quietly, and so that its page is the same on every run.
 
 The kernel talks to papermill over Unix sockets in a private folder (on POSIX) rather than TCP ports
 on localhost: no port can be taken by another process between being chosen and bound, and nothing is
@@ -125,8 +125,8 @@ def stable_widget_ids(notebook: Any, salt: str) -> Any:
     """The notebook with its widget model ids numbered in the order a reader meets the widgets.
 
     Models are visited from the views in the cells' outputs, in order, following each model's
-    references in the order of its sorted state; models no view reaches follow, in the order of their
-    content. A new id is a hash of `salt` and the visit number."""
+    references in the order of its sorted state; models no view reaches follow, in the order of
+    their content. A new id is a hash of `salt` and the visit number."""
     state = notebook.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state")
     if not state:
         return notebook

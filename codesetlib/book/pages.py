@@ -105,9 +105,9 @@ def provenance_page(manifest: dict) -> str:
         {"Package": text(k), "Version": text(v)} for k, v in sorted(manifest["packages"].items())
     ]
     return (
-        "# Provenance\n\nWhat this build of the record was made from: the same inputs build the same "
-        "pages. The manifest is also written to `generated/provenance.json`, with how long each "
-        "notebook took and whether it was run again or reused.\n\n"
+        "# Provenance\n\nWhat this build of the record was made from: the same inputs build the "
+        "same pages. The manifest is also written to `generated/provenance.json`, with how long "
+        "each notebook took and whether it was run again or reused.\n\n"
         + _section("Build", _provenance_table(build))
         + _section(
             "Dataset",

@@ -1,9 +1,9 @@
 """Small tables a query joins against the dataset (codes, intervals), named by their content.
 
-Ibis names an in-memory table at random (`ibis_pandas_memtable_<random>`), so the SQL of a query that
-joins one would read differently on every run, and the record shows that SQL. A name made from the
-table's rows and column types is the same on every run, and two tables share it only when they hold
-the same rows.
+Ibis names an in-memory table at random (`ibis_pandas_memtable_<random>`), so the SQL of a query
+that joins one would read differently on every run, and the record shows that SQL. A name made from
+the table's rows and column types is the same on every run, and two tables share it only when they
+hold the same rows.
 """
 
 from __future__ import annotations

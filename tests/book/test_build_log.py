@@ -1,4 +1,4 @@
-"""Sphinx's output is kept in a log: silent when the book builds, its warnings shown when it fails."""
+"""Sphinx's output is kept in a log: silent when the book builds, its warnings shown if it fails."""
 
 from pathlib import Path
 

@@ -55,7 +55,7 @@ def unified_diff(name: str, left: bytes, right: bytes) -> str:
 
 
 def first_difference(first: Path, second: Path) -> str | None:
-    """What differs first between two built sites, with a diff of the file; None when nothing does."""
+    """What differs first between two built sites, with a diff of the file (None if nothing)."""
     left, right = site_files(first), site_files(second)
     if left.keys() != right.keys():
         return f"files in one build only: {sorted(left.keys() ^ right.keys())}"
