@@ -24,6 +24,7 @@ from codesetlib.book.disclosure_scan import scan_book
 from codesetlib.book.execute import run_notebook
 from codesetlib.book.pages import provenance_page, write_page
 from codesetlib.book.study_page import write_study_summary
+from codesetlib.book.titles import apply_page_title
 from codesetlib.codeset import Codeset, codeset_dir, content_hash, load_codeset, read_codes
 from codesetlib.errors import StudyError
 from codesetlib.expand import open_codeset_release
@@ -115,6 +116,7 @@ def execute_notebook(source: Path, target: Path, parameters: dict, root: Path) -
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.stem}.partial.ipynb")
     run_notebook(source, partial, parameters, root, page=Path(target.parent.name, target.name))
+    apply_page_title(partial)
     partial.replace(target)
 
 
@@ -247,7 +249,7 @@ def run_study(
     if leaks:
         shown = "\n".join(leak.line() for leak in leaks[:20])
         raise StudyError(
-            f"{len(leaks)} count(s) in the book escaped disclosure control:\n{shown}",
+            f"{len(leaks)} figure(s) in the book escaped disclosure control:\n{shown}",
             path=index.parent,
         )
     log(f"done in {time.perf_counter() - started:.1f} s: {index}")
