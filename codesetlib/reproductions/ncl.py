@@ -25,6 +25,7 @@ Definitions (each a choice the review's text leaves open, stated so it can be ch
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,10 +36,17 @@ from scipy.stats import chi2
 
 from codesetlib.codeset import Codeset, codeset_dir, load_codeset
 from codesetlib.cohort.dates import Offset, add_offset
-from codesetlib.disclosure import DisclosureSettings, protect_counts
+from codesetlib.disclosure import (
+    SUPPRESSED_FIGURE,
+    Derived,
+    DisclosureSettings,
+    add_derived,
+    protect_counts,
+    shown_numbers,
+)
 from codesetlib.expand import expand_rules
+from codesetlib.intervals import wilson
 from codesetlib.measures import protect_measure
-from codesetlib.validate import wilson
 
 CODESETS = [
     "ethnicity",
@@ -405,6 +413,7 @@ def summary(measures: dict[str, pd.DataFrame]) -> pd.DataFrame:
                 "reproduced": ratio,
                 "low": low,
                 "high": high,
+                "interval": "exact Poisson" if "expected" in table else "Wilson",
                 "recovered": recovered,
             }
         )
@@ -546,6 +555,10 @@ def fault_effects(review: Review, rates: pd.DataFrame, other_release: str) -> pd
                     "faulty_low": faulty[3],
                     "faulty_high": faulty[4],
                     "bias (points)": 100 * (faulty[2] - correct[2]),
+                    "correct_numerator": correct[0],
+                    "correct_denominator": correct[1],
+                    "faulty_numerator": faulty[0],
+                    "faulty_denominator": faulty[1],
                 }
             )
     finally:
@@ -553,50 +566,84 @@ def fault_effects(review: Review, rates: pd.DataFrame, other_release: str) -> pd
     return pd.DataFrame(rows)
 
 
+def _shown_counts(
+    table: pd.DataFrame, columns: dict[str, str], settings: DisclosureSettings
+) -> pd.DataFrame:
+    """Counts (possibly sums of expected, so rounded to whole numbers first) protected for the record."""
+    exact = pd.DataFrame(
+        {name: table[source].round().astype(int) for source, name in columns.items()}
+    )
+    return protect_counts(exact, list(columns.values()), settings)
+
+
 def record_table(table: pd.DataFrame, settings: DisclosureSettings) -> pd.DataFrame:
-    """The summary for the record: counts protected, figures in per cent with their intervals."""
+    """The summary for the record: counts protected, each reproduced figure computed from the counts
+    as shown, with a 95% interval at least as wide as the binomial (or Poisson) one on them (the
+    cluster-robust half-widths of `estimate` are kept where wider)."""
     shown = pd.DataFrame({"Measure": table["label"]})
     shown["Published"] = [
         f"{v:.1%}" if pd.notna(v) else w
         for v, w in zip(table["published"], table["published_words"], strict=True)
     ]
-    counts = protect_counts(
-        table.assign(
-            numerator=table["numerator"].round().astype(int),
-            denominator=table["denominator"].round().astype(int),
-        ),
-        ["numerator", "denominator"],
-        settings,
+    counts = _shown_counts(
+        table, {"numerator": "Numerator", "denominator": "Denominator"}, settings
     )
-    shown["Numerator"] = counts["numerator"]
-    shown["Denominator"] = counts["denominator"]
-    shown["Reproduced (95% CI)"] = [
-        f"{e:.1%} ({lo:.1%}–{hi:.1%})"
-        for e, lo, hi in zip(table["reproduced"], table["low"], table["high"], strict=True)
+    shown["Numerator"] = counts["Numerator"]
+    shown["Denominator"] = counts["Denominator"]
+    shown["Interval"] = table["interval"]
+    widen = [
+        (r - lo, hi - r)
+        for r, lo, hi in zip(table["reproduced"], table["low"], table["high"], strict=True)
     ]
-    shown["Published value inside the interval"] = [
-        "—" if r is None else ("yes" if r else "no") for r in table["recovered"]
+    shown.attrs["count_columns"] = ["Numerator", "Denominator"]
+    shown.attrs["reference_columns"] = ["Published"]
+    add_derived(
+        shown,
+        "Reproduced (95% CI)",
+        Derived("wilson_or_wider", "Numerator", ("Denominator",), method_column="Interval"),
+        widen,
+    )
+    shown["Published figure within the reproduced interval"] = [
+        _within(published, reproduced)
+        for published, reproduced in zip(
+            table["published"], shown["Reproduced (95% CI)"], strict=True
+        )
     ]
     return shown
 
 
+def _within(published: float | None, reproduced: str) -> str:
+    """Whether a published share lies in a shown interval `e% (lo%–hi%)` ("—" with nothing to compare)."""
+    match = re.search(r"\((-?[\d.]+)%–(-?[\d.]+)%\)", reproduced)
+    if published is None or pd.isna(published) or match is None:
+        return "—"
+    low, high = float(match[1]) / 100, float(match[2]) / 100
+    return "yes" if low - 0.0005 <= published <= high + 0.0005 else "no"
+
+
 def by_borough(table: pd.DataFrame, settings: DisclosureSettings) -> pd.DataFrame:
-    """One measure by borough, protected (for expected-based measures: observed and expected)."""
+    """One measure by borough, protected, its figure computed from the shown counts (for
+    expected-based measures: observed against expected)."""
     if "expected" in table:
         grouped = table.groupby("borough", as_index=False)[["observed", "expected"]].sum()
-        grouped["ratio"] = grouped["observed"] / grouped["expected"]
         shown = protect_counts(
             grouped.assign(observed=grouped["observed"].astype(int)), ["observed"], settings
         )
         shown["expected"] = grouped["expected"].round(1)
-        shown["ratio"] = [f"{r:.1%}" for r in grouped["ratio"]]
-        return shown
+        shown = shown.rename(
+            columns={"borough": "Borough", "observed": "Observed", "expected": "Expected"}
+        )
+        shown.attrs["count_columns"] = ["Observed"]
+        return add_derived(
+            shown, "Observed / expected", Derived("ratio", "Observed", ("Expected",))
+        )
     grouped = table.groupby("borough", as_index=False)[["numerator", "denominator"]].sum()
-    shown = protect_measure(
-        grouped.assign(ratio=grouped["numerator"] / grouped["denominator"]), settings
+    shown = protect_counts(grouped, ["numerator", "denominator"], settings)
+    shown = shown.rename(
+        columns={"borough": "Borough", "numerator": "Numerator", "denominator": "Denominator"}
     )
-    shown["ratio"] = [f"{r:.1%}" if pd.notna(r) else "suppressed" for r in shown["ratio"]]
-    return shown.rename(columns={"ratio": "proportion"})
+    shown.attrs["count_columns"] = ["Numerator", "Denominator"]
+    return add_derived(shown, "Proportion", Derived("proportion", "Numerator", ("Denominator",)))
 
 
 def funnel_ready(table: pd.DataFrame, settings: DisclosureSettings) -> pd.DataFrame:
@@ -634,22 +681,49 @@ def reproduce(
     return Reproduction(measures, summary(measures), fault_effects(review, rates, other_release))
 
 
-def fault_table(faults: pd.DataFrame) -> pd.DataFrame:
-    """The faults' effects for the record, estimates in per cent and the bias in points."""
-    return pd.DataFrame(
+def fault_table(faults: pd.DataFrame, settings: DisclosureSettings) -> pd.DataFrame:
+    """The faults' effects for the record: the figure with the correct and the faulty codeset, each
+    from its counts as shown, and the bias between the two shown figures in percentage points."""
+    shown = pd.DataFrame(
         {
             "Fault": faults["fault"],
             "How it is made": faults["how it is made"],
             "Figure": [
                 next(p.label for p in PUBLISHED if p.measure == m) for m in faults["measure"]
             ],
-            "Correct codeset": [f"{v:.1%}" for v in faults["correct"]],
-            "Faulty codeset (95% CI)": [
-                f"{v:.1%} ({lo:.1%}–{hi:.1%})"
-                for v, lo, hi in zip(
-                    faults["faulty"], faults["faulty_low"], faults["faulty_high"], strict=True
-                )
-            ],
-            "Bias (points)": [f"{v:+.1f}" for v in faults["bias (points)"]],
         }
     )
+    counts = _shown_counts(
+        faults,
+        {
+            "correct_numerator": "Correct: numerator",
+            "correct_denominator": "Correct: denominator",
+            "faulty_numerator": "Faulty: numerator",
+            "faulty_denominator": "Faulty: denominator",
+        },
+        settings,
+    )
+    for column in counts:
+        shown[column] = counts[column]
+    shown.attrs["count_columns"] = list(counts.columns)
+    add_derived(
+        shown,
+        "Correct codeset",
+        Derived("proportion", "Correct: numerator", ("Correct: denominator",)),
+    )
+    add_derived(
+        shown,
+        "Faulty codeset",
+        Derived("proportion", "Faulty: numerator", ("Faulty: denominator",)),
+    )
+    correct = shown_numbers(counts["Correct: numerator"]) / shown_numbers(
+        counts["Correct: denominator"]
+    )
+    faulty = shown_numbers(counts["Faulty: numerator"]) / shown_numbers(
+        counts["Faulty: denominator"]
+    )
+    shown["Bias (points)"] = [
+        f"{100 * (f - c):+.1f}" if pd.notna(f - c) else SUPPRESSED_FIGURE
+        for f, c in zip(faulty, correct, strict=True)
+    ]
+    return shown
