@@ -133,10 +133,11 @@ def citation_text(citation: dict) -> str:
     parts.append(f"{title} [{kind}].")
     if citation.get("date-released"):
         parts.append(f"Released {citation['date-released']}.")
+    # Identifiers are text, not links: the record's pages link to nothing outside the machine.
     if citation.get("doi"):
-        parts.append(f"<https://doi.org/{citation['doi']}>.")
+        parts.append(f"doi {citation['doi']}.")
     elif citation.get("repository-code") or citation.get("url"):
-        parts.append(f"<{citation.get('repository-code') or citation['url']}>.")
+        parts.append(f"`{citation.get('repository-code') or citation['url']}`.")
     if citation.get("license"):
         parts.append(f"Licence: {citation['license']}.")
     return " ".join(p for p in parts if p)

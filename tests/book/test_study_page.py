@@ -172,7 +172,7 @@ def test_a_citation_names_people_and_its_identifier():
     )
     assert text == (
         "Ada Lovelace; A team. *A kit*, version 2.0.0 [software]. "
-        "<https://doi.org/10.5281/zenodo.1>. Licence: MIT."
+        "doi 10.5281/zenodo.1. Licence: MIT."
     )
 
 
