@@ -175,7 +175,7 @@ def data_paragraph(study: Study, root: Path, manifest: Mapping) -> str:
         f"and dm+d `{parameters['dmd_release']}`, and from {parameters['drift_date']} in "
         f"`{parameters['terminology_release_after_drift']}` and `{parameters['dmd_release_after_drift']}`. "
         f"The coding process is calibrated by `{calibration.get('path', '?')}` (sha256 "
-        f"{str(calibration.get('sha256', ''))[:12]}…).{source} The dataset is "
+        f'<code class="provenance-value">{calibration.get("sha256", "")}</code>).{source} The dataset is '
         f"`{study.dataset_dir}`; its manifest fixes every table by its hash."
     )
 

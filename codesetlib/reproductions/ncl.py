@@ -47,6 +47,7 @@ from codesetlib.disclosure import (
 from codesetlib.expand import expand_rules
 from codesetlib.intervals import wilson
 from codesetlib.measures import protect_measure
+from codesetlib.synthetic.manifest import dataset_tables
 
 CODESETS = [
     "ethnicity",
@@ -154,10 +155,9 @@ class Review:
 def open_review(dataset_dir: Path, codesets: dict[str, Codeset], period: Period) -> Review:
     """Register the dataset's tables, the population at the end of the period and the codes."""
     con = duckdb.connect()
-    for table in ("patients", "registrations", "practices", "clinical_events", "truth_conditions"):
-        path = Path(dataset_dir) / f"{table}.parquet"
-        if path.is_file():
-            con.read_parquet(str(path)).create_view(table)
+    tables = ("patients", "registrations", "practices", "clinical_events", "truth_conditions")
+    for table, path in dataset_tables(Path(dataset_dir), tables).items():
+        con.read_parquet(str(path)).create_view(table)
     review = Review(con, period)
     set_codesets(review, codesets)
     con.execute(
@@ -603,7 +603,7 @@ def record_table(table: pd.DataFrame, settings: DisclosureSettings) -> pd.DataFr
         Derived("wilson_or_wider", "Numerator", ("Denominator",), method_column="Interval"),
         widen,
     )
-    shown["Published figure within the reproduced interval"] = [
+    shown["Published figure in the interval"] = [
         _within(published, reproduced)
         for published, reproduced in zip(
             table["published"], shown["Reproduced (95% CI)"], strict=True

@@ -123,14 +123,18 @@ IMAGES_SHOWN = """() => Array.from(document.images).map((image) => {
 
 
 def test_every_figure_loads_and_is_visible(built, browser):
-    """What a reader sees: each figure decoded (natural width > 0) and laid out at a readable size."""
+    """What a reader sees: each figure decoded (natural width > 0) and laid out at a readable size,
+    and no page wider than the window."""
     root = built.parent
     seen = 0
     for page_path in sorted((root / "generated").glob("*.html")):
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(page_path.as_uri(), wait_until="load")
         images = [i for i in page.evaluate(IMAGES_SHOWN) if i["alt"] != "logo"]
+        # Nothing runs off the page: wide tables scroll inside their own box.
+        width = page.evaluate("document.documentElement.scrollWidth")
         page.close()
+        assert width <= 1280, (page_path.name, width)
         for image in images:
             name = (page_path.name, image["alt"])
             assert image["complete"] and image["naturalWidth"] > 0, name

@@ -57,7 +57,9 @@ def test_the_data_are_named_with_their_size_seed_and_calibration(summary: str, m
     calibration = manifest["inputs"]["calibration"]
     assert "300 patients registered at 3 practices" in summary
     assert "with seed 7" in summary
-    assert f"`{calibration['path']}` (sha256 {calibration['sha256'][:12]}…)" in summary
+    # The whole hash, copyable, never clipped.
+    assert f'`{calibration["path"]}` (sha256 <code class="provenance-value">' in summary
+    assert f"{calibration['sha256']}</code>)" in summary
     assert manifest["parameters"]["terminology_release"] in summary
 
 
