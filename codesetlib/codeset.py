@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from codesetlib import atomic
 from codesetlib.errors import CodesetFormatError, CodesetNotFound
 from codesetlib.yamlfile import validate_yaml
 
@@ -292,10 +293,7 @@ def codes_csv_text(rows: list[CodeRow]) -> str:
 
 def write_atomically(path: Path, text: str) -> Path:
     """Write `text` to `path` through a temporary file renamed into place: never half-written."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return atomic.write_text(path, text)
 
 
 def write_codes(folder: Path, rows: list[CodeRow]) -> Path:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import papermill
 
+from codesetlib.atomic import file_written_whole, write_text
 from codesetlib.book import build_book, copy_vendor_assets
 from codesetlib.book.cards import write_cards
 from codesetlib.book.disclosure_scan import scan_book
@@ -84,14 +85,15 @@ def check_codesets(study: Study, root: Path) -> dict[str, StudyCodeset]:
     return found
 
 
-def ensure_dataset(study: Study, root: Path) -> Path:
-    """The study's dataset folder, generated unless a dataset with the same parameters is there."""
+def ensure_dataset(study: Study, root: Path, *, force: bool = False) -> Path:
+    """The study's dataset folder, generated unless a dataset with the same parameters is there; a
+    folder there that is not a dataset the kit wrote is replaced only with `force`."""
     out = root / study.dataset_dir
     if dataset_is_current(study.dataset.synth, out):
         log(f"dataset {study.dataset_dir} is up to date")
         return out
     log(f"generating dataset {study.dataset_dir} ({study.dataset.synth.patients} patients)")
-    generate_dataset(study.dataset.synth, out)
+    generate_dataset(study.dataset.synth, out, force=force)
     return out
 
 
@@ -114,10 +116,9 @@ def notebook_parameters(study: Study, declared: set[str], given: dict) -> dict:
 def execute_notebook(source: Path, target: Path, parameters: dict, root: Path) -> None:
     """Execute one notebook with papermill into `target`, atomically (temporary file, then rename)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.stem}.partial.ipynb")
-    run_notebook(source, partial, parameters, root, page=Path(target.parent.name, target.name))
-    apply_page_title(partial)
-    partial.replace(target)
+    with file_written_whole(target) as partial:
+        run_notebook(source, partial, parameters, root, page=Path(target.parent.name, target.name))
+        apply_page_title(partial)
 
 
 def _read_runs(path: Path) -> dict:
@@ -125,9 +126,7 @@ def _read_runs(path: Path) -> dict:
 
 
 def _write_json(path: Path, value: object) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
-    tmp.replace(path)
+    write_text(path, json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def write_codeset_cards(codesets: dict[str, StudyCodeset], generated: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from codesetlib.atomic import write_text
 from codesetlib.book.tables import html_table
 
 
@@ -26,10 +27,7 @@ def write_page(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return path
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text(path, text)
 
 
 def _code(value: object) -> str:

@@ -18,6 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, help="worker processes (default: up to 2)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out even if it is not a dataset the kit wrote (its content is lost)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,7 +35,9 @@ def run(args: argparse.Namespace) -> int:
         given["calibration"] = str(Path(given["calibration"]).resolve())
     params = load_params(Path(args.config), **given) if args.config else make_params(**given)
     progress = False if args.no_progress else None
-    manifest = generate_dataset(params, Path(args.out), workers=args.workers, progress=progress)
+    manifest = generate_dataset(
+        params, Path(args.out), workers=args.workers, progress=progress, force=args.force
+    )
     rows = ", ".join(f"{k} {v['rows']}" for k, v in manifest["tables"].items())
     print(f"wrote {args.out}: {rows}")
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
 import sys
 from collections import deque
 from dataclasses import dataclass
@@ -161,6 +162,8 @@ _WORKER_MODEL: GeneratorModel | None = None
 def _start_worker(model: GeneratorModel) -> None:
     global _WORKER_MODEL
     _WORKER_MODEL = model
+    # Ctrl-C reaches the workers too; the parent stops them and removes what it wrote.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _chunk_in_worker(index: int) -> dict[str, Any]:
@@ -191,15 +194,21 @@ def default_workers() -> int:
 
 
 def generate_dataset(
-    params: SynthParams, out_dir: Path, *, workers: int | None = None, progress: bool | None = None
+    params: SynthParams,
+    out_dir: Path,
+    *,
+    workers: int | None = None,
+    progress: bool | None = None,
+    force: bool = False,
 ) -> dict:
     """Write the dataset to `out_dir` (replacing it whole, never half-written); return the manifest.
 
+    A folder there that is not a dataset the kit wrote is refused unless `force` is given.
     `progress` shows a bar on standard error (default: when it is a terminal)."""
     model = build_model(params)
     workers = default_workers() if workers is None else workers
     show = sys.stderr.isatty() if progress is None else progress
-    writer = DatasetWriter(Path(out_dir))
+    writer = DatasetWriter(Path(out_dir), force=force)
     list_size = np.zeros(params.practices, dtype=np.int64)
     try:
         with tqdm(total=params.patients, unit="patient", disable=not show, file=sys.stderr) as bar:

@@ -1,15 +1,15 @@
-"""Write a dataset's tables as Parquet, chunk by chunk, into a staging folder renamed into place whole.
+"""Write a dataset's tables as Parquet, chunk by chunk, into a staging folder put in place whole.
 
-Files are byte-identical for the same rows: fixed schemas, fixed row-group size, no timestamps."""
+Files are byte-identical for the same rows: fixed schemas, fixed row-group size, no timestamps.
+A dataset folder is the kit's when its manifest.json is one the writer wrote and it holds nothing
+else but the tables that manifest lists; only such a folder (or an empty one) is replaced without
+`force`."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from codesetlib.atomic import StagedFolder, refuse_existing
+from codesetlib.errors import DatasetError
 from codesetlib.synthetic.dates import NO_DATE
 
 SCHEMA_VERSION = "1.0"
 MANIFEST = "manifest.json"
+# What the kit writes in a dataset folder besides the tables its manifest lists.
+KIT_FILES = frozenset({MANIFEST})
 ROW_GROUP_SIZE = 262_144
 DATE = pa.date32()
 SCHEMAS = {
@@ -101,13 +105,72 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-class DatasetWriter:
-    """Writes the tables of one dataset into a staging folder; `commit` renames it into place."""
+def is_kit_manifest(manifest: object) -> bool:
+    """Whether a parsed manifest.json is one the writer wrote: a schema version, parameters, and a
+    row count and SHA-256 for every table."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("tables"), dict):
+        return False
+    tables = manifest["tables"]
+    return (
+        isinstance(manifest.get("schema_version"), str)
+        and isinstance(manifest.get("parameters"), dict)
+        and all(isinstance(t, dict) and {"rows", "sha256"} <= set(t) for t in tables.values())
+    )
 
-    def __init__(self, out_dir: Path) -> None:
-        self.out_dir = out_dir
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        self.staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+
+def why_not_a_kit_dataset(folder: Path) -> str | None:
+    """None when `folder` is empty or a dataset the kit wrote and nothing else; otherwise why it
+    is not (what replacing it would lose)."""
+    if folder.is_symlink() or not folder.is_dir():
+        return "is a file, not a dataset the kit wrote"
+    names = sorted(p.name for p in folder.iterdir())
+    if not names:
+        return None
+    path = folder / MANIFEST
+    if not path.is_file():
+        return f"is not a dataset the kit wrote (it holds no {MANIFEST})"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        manifest = None
+    if not is_kit_manifest(manifest):
+        return f"is not a dataset the kit wrote ({path} is not a manifest the kit wrote)"
+    ours = KIT_FILES | {f"{name}.parquet" for name in manifest["tables"]}
+    # A folder or link where a table should be is not a table the kit wrote.
+    theirs = [
+        name
+        for name in names
+        if name not in ours or (folder / name).is_symlink() or not (folder / name).is_file()
+    ]
+    if theirs:
+        shown = ", ".join(theirs[:5]) + (f" and {len(theirs) - 5} more" if len(theirs) > 5 else "")
+        return f"holds {shown}, which the kit did not write"
+    return None
+
+
+def refuse_foreign_dataset(out_dir: Path, force: bool) -> None:
+    """Refuse to replace `out_dir` unless it is absent, empty or the kit's, or `force` is given."""
+    refuse_existing(
+        out_dir,
+        force=force,
+        not_owned=why_not_a_kit_dataset,
+        replace_with="the dataset",
+        error=DatasetError,
+    )
+
+
+class DatasetWriter:
+    """Writes the tables of one dataset into a staging folder; `commit` puts it in place whole.
+
+    A folder at `out_dir` that is not the kit's (see `why_not_a_kit_dataset`) is refused before
+    anything is written, and again before it is replaced, unless `force` is given."""
+
+    def __init__(self, out_dir: Path, *, force: bool = False) -> None:
+        self.out_dir = Path(out_dir)
+        self.force = force
+        refuse_foreign_dataset(self.out_dir, force)
+        self.staged = StagedFolder(self.out_dir)
+        self.staging = self.staged.path
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.rows: dict[str, int] = dict.fromkeys(SCHEMAS, 0)
 
@@ -122,7 +185,7 @@ class DatasetWriter:
         self.rows[name] += table.num_rows
 
     def commit(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        """Close every file, write the manifest with row counts and hashes, and move into place."""
+        """Close every file, write the manifest with row counts, sizes and hashes, and move into place."""
         for name in SCHEMAS:
             if name not in self.writers:  # a table with no rows still gets its file and schema
                 self.writers[name] = pq.ParquetWriter(
@@ -130,19 +193,18 @@ class DatasetWriter:
                 )
             self.writers[name].close()
         tables = {
-            name: {"rows": self.rows[name], "sha256": sha256_of(self.staging / f"{name}.parquet")}
+            name: {
+                "rows": self.rows[name],
+                "bytes": (self.staging / f"{name}.parquet").stat().st_size,
+                "sha256": sha256_of(self.staging / f"{name}.parquet"),
+            }
             for name in SCHEMAS
         }
         manifest = {**manifest, "schema_version": SCHEMA_VERSION, "tables": tables}
         (self.staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        self.staging.chmod(0o755)
-        old = None
-        if self.out_dir.exists():
-            old = self.out_dir.with_name(f".{self.out_dir.name}.old.{os.getpid()}")
-            self.out_dir.rename(old)
-        self.staging.rename(self.out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        # Something may have been put in the folder while the dataset was generated.
+        refuse_foreign_dataset(self.out_dir, self.force)
+        self.staged.commit()
         return manifest
 
     def abandon(self) -> None:
@@ -151,4 +213,4 @@ class DatasetWriter:
             # closing after an error may fail again; the folder goes anyway
             with contextlib.suppress(Exception):
                 writer.close()
-        shutil.rmtree(self.staging, ignore_errors=True)
+        self.staged.abandon()

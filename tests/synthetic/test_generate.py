@@ -76,10 +76,23 @@ def test_files_are_written_in_row_groups_and_sorted(tmp_path: Path, params: Synt
 
 def test_regenerating_replaces_the_folder_whole(tmp_path: Path, params: SynthParams):
     out = tmp_path / "d"
-    out.mkdir()
-    (out / "stale.parquet").write_text("old")
     generate_dataset(params, out, workers=1)
-    assert not (out / "stale.parquet").exists()
+    generate_dataset(params.model_copy(update={"seed": 9}), out, workers=1)
+    assert read_manifest(out)["seed"] == 9
+    generate_dataset(params.model_copy(update={"seed": 9}), tmp_path / "fresh", workers=1)
+    assert _files(out) == _files(tmp_path / "fresh")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_folder_the_kit_did_not_write_is_refused_unless_forced(tmp_path, params):
+    out = tmp_path / "d"
+    generate_dataset(params, out, workers=1)
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(DatasetError, match=r"holds notes\.txt, which the kit did not write"):
+        generate_dataset(params, out, workers=1)
+    assert (out / "notes.txt").read_text() == "mine"
+    generate_dataset(params, out, workers=1, force=True)
+    assert not (out / "notes.txt").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
