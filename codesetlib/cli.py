@@ -105,10 +105,20 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Drift and immutability only: what CI must refuse."""
+    """Drift and immutability only, of every version in history/ too: what CI must refuse."""
     return _run_lint(
         args,
-        {"codes-drift", "published-edited", "inactive-code", "code-not-in-release", "bad-code"},
+        {
+            "codes-drift",
+            "published-edited",
+            "inactive-code",
+            "code-not-in-release",
+            "bad-code",
+            "history-edited",
+            "history-unpublished",
+            "history-misplaced",
+            "version-not-later",
+        },
     )
 
 
@@ -144,7 +154,10 @@ def cmd_bump(args: argparse.Namespace) -> int:
     from codesetlib.versions import bump
 
     version = bump(_folder(args), args.part)
-    print(f"{args.codeset}: now at {version} (draft); the previous version is archived in history/")
+    print(
+        f"{args.codeset}: now at {version} (a draft, not yet signed off); "
+        "the previous version is archived in history/"
+    )
     return EXIT_OK
 
 

@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +25,7 @@ FORMAT_VERSION = 1
 CODESET_FILE = "codeset.yaml"
 CODES_FILE = "codes.csv"
 HISTORY_DIR = "history"
+SETTINGS_FILE = "codesets.yaml"
 CODES_COLUMNS = ["code", "term", "rule", "active"]
 SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$"
 CODESET_ID = r"^[a-z0-9][a-z0-9_]*$"
@@ -188,10 +190,42 @@ class Codeset(_Strict):
     def _published_has_a_hash(self) -> Codeset:
         if self.status == "published" and self.published is None:
             raise ValueError("a published codeset records its content hash (run `codeset publish`)")
+        # Only a published version is retired, so a retired one keeps the hash its check needs.
+        if self.status == "retired" and self.published is None:
+            raise ValueError(
+                "a retired codeset records its content hash: a version is published before it is "
+                "retired, so restore its `published` block"
+            )
         return self
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
+
+    def open_decisions(self) -> list[tuple[int, Decision]]:
+        """The decisions still marked `review`, with their place in `decisions`. The latest decision
+        about a rule or code stands (by date, then by place in the list), so an include or exclude
+        made after a review closes it, and a review made after an include reopens the question."""
+        standing: dict[str, int] = {}
+        for i, d in enumerate(self.decisions):
+            j = standing.get(d.about)
+            if j is None or d.date >= self.decisions[j].date:
+                standing[d.about] = i
+        return [
+            (i, d)
+            for i, d in enumerate(self.decisions)
+            if d.decision == "review" and standing[d.about] == i
+        ]
+
+
+class FolderSettings(_Strict):
+    """What governs every codeset in one folder, from the optional `codesets.yaml` beside them."""
+
+    sign_offs_required: int = Field(
+        default=1,
+        ge=1,
+        strict=True,
+        description="reviewers who must sign a version off before `codeset publish` accepts it",
+    )
 
 
 class CodeRow(_Strict):
@@ -205,7 +239,15 @@ class CodeRow(_Strict):
 
 
 def codeset_dir(codesets_root: Path, codeset_id: str) -> Path:
-    """The folder of codeset `codeset_id`; a clear error lists the codesets there are."""
+    """The folder of codeset `codeset_id`; a clear error lists the codesets there are.
+
+    An id names a folder in `codesets_root` and nothing else: one such as `../../elsewhere/x` is
+    refused, so that what a study or cohort names cannot lie outside its codesets folder."""
+    if not re.fullmatch(CODESET_ID, codeset_id):
+        raise CodesetNotFound(
+            f"'{codeset_id}' is not a codeset id: a codeset is named by its folder in "
+            f"{codesets_root}, with {PATTERN_HINTS[CODESET_ID]}"
+        )
     folder = codesets_root / codeset_id
     if not (folder / CODESET_FILE).is_file():
         known = ", ".join(available_codesets(codesets_root)) or "none"
@@ -220,6 +262,50 @@ def available_codesets(codesets_root: Path) -> list[str]:
     if not codesets_root.is_dir():
         return []
     return sorted(p.parent.name for p in codesets_root.glob(f"*/{CODESET_FILE}"))
+
+
+def load_folder_settings(codesets_root: Path) -> FolderSettings:
+    """The settings of a folder of codesets: its `codesets.yaml`, or the defaults when it has none."""
+    path = codesets_root / SETTINGS_FILE
+    if not path.exists():
+        return FolderSettings()
+    return validate_yaml(path, FolderSettings, CodesetFormatError)
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """A semantic version as numbers, to order versions."""
+    return tuple(int(part) for part in version.split("."))
+
+
+def archived_versions(folder: Path) -> list[str]:
+    """The versions archived under `folder/history/`, oldest first.
+
+    Everything there is a version folder holding its codeset.yaml; anything else (`history/old/`, a
+    stray file) is refused by name rather than skipped, since `codeset check` must see every version."""
+    history = folder / HISTORY_DIR
+    if not history.exists():
+        return []
+    if not history.is_dir():
+        raise CodesetFormatError(
+            "expected a folder of archived versions, found a file", path=history
+        )
+    found = []
+    for entry in sorted(history.iterdir()):
+        if entry.name.startswith("."):  # the file manager's own files, e.g. .DS_Store
+            continue
+        if not entry.is_dir() or not re.fullmatch(SEMVER, entry.name):
+            raise CodesetFormatError(
+                f"not a version: each entry of {HISTORY_DIR}/ is a folder named for the version it "
+                f"archives, {PATTERN_HINTS[SEMVER]}",
+                path=entry,
+            )
+        if not (entry / CODESET_FILE).is_file():
+            raise CodesetFormatError(
+                f"an archived version holds {CODESET_FILE} and {CODES_FILE}; {CODESET_FILE} is missing",
+                path=entry,
+            )
+        found.append(entry.name)
+    return sorted(found, key=version_key)
 
 
 def load_codeset(folder: Path) -> Codeset:
@@ -301,12 +387,30 @@ def write_codes(folder: Path, rows: list[CodeRow]) -> Path:
     return write_atomically(folder / CODES_FILE, codes_csv_text(rows))
 
 
+# What the content hash leaves out: the lifecycle state (retiring a version does not change it) and
+# the publication record, which holds the hash itself. Everything else in codeset.yaml is the version:
+# rules, coding system and release, the prose that says what it means (purpose, intent, population,
+# inclusion and exclusion criteria, limitations), decisions, authors, reviewers' sign-offs, references
+# and changelog. codesets/README.md says so to users.
+NOT_HASHED = {"status", "published"}
+
+
 def content_hash(codeset: Codeset, rows: list[CodeRow]) -> str:
-    """A hash of what a version means: its model (less the publication record) and its codes."""
-    content = codeset.model_dump(
-        mode="json", exclude={"published", "status", "reviewers", "changelog"}
+    """A hash of everything a version is: codeset.yaml as data, less NOT_HASHED, and its codes.
+
+    Both are hashed as parsed values, not file bytes, so reformatting the YAML or how codes.csv is
+    written (line endings, quoting, formula escaping) does not change it, while any change of value
+    does."""
+    content = {
+        "codeset": codeset.model_dump(mode="json", exclude=NOT_HASHED),
+        "codes": [row.model_dump(mode="json") for row in rows],
+    }
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def matches_its_hash(codeset: Codeset, rows: list[CodeRow]) -> bool:
+    """Whether a published version's content still hashes to what was recorded when it was published."""
+    return codeset.published is not None and (
+        content_hash(codeset, rows) == codeset.published.content_hash
     )
-    digest = hashlib.sha256()
-    digest.update(json.dumps(content, sort_keys=True).encode())
-    digest.update(codes_csv_text(rows).encode())
-    return "sha256:" + digest.hexdigest()

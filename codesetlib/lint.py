@@ -10,12 +10,17 @@ from typing import Literal
 
 from codesetlib.codeset import (
     CODES_FILE,
+    CODESET_FILE,
+    HISTORY_DIR,
     CodeRow,
     Codeset,
+    archived_versions,
     available_codesets,
-    content_hash,
     load_codeset,
+    load_folder_settings,
+    matches_its_hash,
     read_codes,
+    version_key,
 )
 from codesetlib.errors import CodesetError
 from codesetlib.expand import Expansion, expand_rules, open_codeset_release
@@ -226,25 +231,73 @@ def drift(codeset: Codeset, recorded: list[CodeRow], expansion: Expansion) -> It
         )
 
 
-def publication(codeset: Codeset, recorded: list[CodeRow]) -> Iterable[Finding]:
-    """A published version is immutable: its content must hash to what was recorded."""
+def publication(
+    codeset: Codeset, recorded: list[CodeRow], sign_offs_required: int = 1
+) -> Iterable[Finding]:
+    """A published version is immutable: its content must hash to what was recorded, whatever its
+    status now says."""
     if codeset.published is None:
         return
-    if content_hash(codeset, recorded) != codeset.published.content_hash:
+    if not matches_its_hash(codeset, recorded):
         yield Finding(
             codeset.id,
             "published-edited",
             "error",
             f"version {codeset.version} was published, but its content has changed since",
-            f"run `codeset bump {codeset.id}` to start a new version",
+            f"restore it, or run `codeset bump {codeset.id}` to start a new version",
         )
-    if not any(r.signed_off for r in codeset.reviewers):
+    signed = sum(r.signed_off for r in codeset.reviewers)
+    if signed < sign_offs_required:
         yield Finding(
             codeset.id,
             "no-sign-off",
             "warning",
-            "a published codeset has no reviewer sign-off",
-            "record a reviewer with signed_off: true",
+            f"a published codeset has {signed} of the {sign_offs_required} reviewer sign-off(s) "
+            "its folder requires",
+            "record a reviewer with signed_off: true (in a new version)",
+        )
+
+
+def archived(codeset: Codeset, folder: Path) -> Iterable[Finding]:
+    """Every version under history/ is as it was published, and the current version is later."""
+    versions = archived_versions(folder)
+    restore = "restore it from version control: an archived version is never edited"
+    for version in versions:
+        place = folder / HISTORY_DIR / version
+        old = load_codeset(place)
+        if (old.id, old.version) != (codeset.id, version):
+            yield Finding(
+                codeset.id,
+                "history-misplaced",
+                "error",
+                f"{place / CODESET_FILE} holds {old.id} {old.version}, not {codeset.id} {version}",
+                restore,
+            )
+        elif old.published is None:
+            yield Finding(
+                codeset.id,
+                "history-unpublished",
+                "error",
+                f"{place} (version {version}) is a {old.status} without its publication record, "
+                "but only a published version is archived",
+                restore,
+            )
+        elif not matches_its_hash(old, read_codes(place)):
+            yield Finding(
+                codeset.id,
+                "history-edited",
+                "error",
+                f"{place} (version {version}) was published with content hash "
+                f"{old.published.content_hash}, but its files have changed since",
+                restore,
+            )
+    if versions and version_key(codeset.version) <= version_key(versions[-1]):
+        yield Finding(
+            codeset.id,
+            "version-not-later",
+            "error",
+            f"version {codeset.version} is not later than archived {versions[-1]}",
+            "give the current version a later number, as `codeset bump` does",
         )
 
 
@@ -291,7 +344,8 @@ def lint_codeset(folder: Path, others: dict[str, set[str]] | None = None) -> lis
         *unreviewed_descendants(codeset, expansion, terminology),
         *suspicious_concepts(codeset, recorded),
         *decisions_about_nothing(codeset, recorded, terminology),
-        *publication(codeset, recorded),
+        *publication(codeset, recorded, load_folder_settings(folder.parent).sign_offs_required),
+        *archived(codeset, folder),
         *overlaps(codeset, recorded, others or {}),
     ]
     return findings

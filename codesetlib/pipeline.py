@@ -37,10 +37,10 @@ from codesetlib.provenance import (
     sha256_json,
     source_hash,
 )
-from codesetlib.study import CodesetPin, Study, load_study
+from codesetlib.study import CodesetPin, Study, check_cohort_codesets, load_study
 from codesetlib.synthetic import generate_dataset
 from codesetlib.synthetic.generate import dataset_is_current
-from codesetlib.versions import version_dir
+from codesetlib.versions import verify_version, version_dir
 
 GENERATED = "generated"
 RUNS_FILE = ".runs.json"
@@ -74,14 +74,17 @@ class StudyCodeset:
 
 
 def check_codesets(study: Study, root: Path) -> dict[str, StudyCodeset]:
-    """Load every codeset the study names at its pinned version, and its release, before anything runs."""
+    """Load every codeset the study names at its pinned version, and its release, before anything runs;
+    refuse a version whose content is not what was published, and a cohort naming another codeset."""
     found = {}
     for pin in study.codesets:
         codeset_dir(root / study.codesets_dir, pin.id)
         folder = version_dir(root / study.codesets_dir, pin.id, pin.version)
-        codeset = load_codeset(folder)
+        codeset, rows = load_codeset(folder), read_codes(folder)
+        verify_version(folder, codeset, rows, pinned=pin.version is not None)
         open_codeset_release(codeset)
-        found[pin.id] = StudyCodeset(folder, codeset, content_hash(codeset, read_codes(folder)))
+        found[pin.id] = StudyCodeset(folder, codeset, content_hash(codeset, rows))
+    check_cohort_codesets(study, root)
     return found
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from codesetlib.codeset import SEMVER
+from codesetlib.codeset import CODESET_ID, PATTERN_HINTS, SEMVER
 from codesetlib.disclosure import DisclosureSettings
 from codesetlib.errors import StudyError
 from codesetlib.synthetic import SynthParams
@@ -27,9 +27,10 @@ class DatasetSpec(_Strict):
 
 
 class CodesetPin(_Strict):
-    """A codeset the study uses, pinned to a version (the current one when none is given)."""
+    """A codeset the study uses, pinned to a version (the current one when none is given). It is named
+    by its id, a folder of the study's codesets folder, never by a path that could lead outside it."""
 
-    id: str
+    id: str = Field(pattern=CODESET_ID)
     version: str | None = Field(default=None, pattern=SEMVER)
 
 
@@ -90,4 +91,26 @@ class Study(_Strict):
 
 def load_study(path: Path) -> Study:
     """Read and validate a study file; errors name the file, line and field."""
-    return validate_yaml(path, Study, StudyError)
+    return validate_yaml(path, Study, StudyError, PATTERN_HINTS)
+
+
+def check_cohort_codesets(study: Study, root: Path) -> None:
+    """Refuse a cohort file a notebook is given (its `cohort_file`) that names a codeset the study does
+    not: its codes would come from outside the study's pinned codesets and its record."""
+    from codesetlib.cohort.checks import fail  # cohorts import their engines: only when run
+    from codesetlib.cohort.load import load_definition
+
+    named = study.codeset_ids
+    for run in study.notebooks:
+        cohort_file = run.parameters.get("cohort_file")
+        if not isinstance(cohort_file, str):
+            continue
+        definition = load_definition(root / cohort_file)
+        for location, codeset_id in definition.codeset_names():
+            if codeset_id not in named:
+                raise fail(
+                    definition,
+                    location,
+                    f"codeset '{codeset_id}' is not one the study names (it names "
+                    f"{', '.join(named)}): add it to the study's codesets to pin it",
+                )

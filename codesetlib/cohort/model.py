@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from codesetlib.codeset import CODESET_ID, PATTERN_HINTS
 from codesetlib.cohort.dates import Offset
 
 TableName = Literal["clinical_events", "medications"]
@@ -45,6 +46,17 @@ PATIENT_COLUMNS = {
 }
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 WINDOW_TEXT = re.compile(r"^\s*(\d+)\s*(days?|months?|years?)\s+(before|after)\s*$")
+
+
+def codeset_id(value: str | None) -> str | None:
+    """A codeset named by its id, so it can only be a folder of the study's codesets folder: a path
+    such as `../../elsewhere/x` would reach a codeset the study never pinned."""
+    if value is not None and not re.fullmatch(CODESET_ID, value):
+        raise ValueError(
+            f"expected a codeset id naming a folder in the study's codesets folder, "
+            f"{PATTERN_HINTS[CODESET_ID]} (found {value!r})"
+        )
+    return value
 
 
 class Strict(BaseModel):
@@ -148,6 +160,8 @@ class Criterion(Strict):
             raise ValueError(f"not a column name (lower case, digits, _): {value!r}")
         return value
 
+    _codeset_is_an_id = field_validator("codeset")(codeset_id)
+
     @property
     def which(self) -> str:
         """`first` or `last` for the returns that pick one event (else the returns)."""
@@ -204,6 +218,8 @@ class IndexDate(Strict):
     on_or_after: dt.date | None = None
     on_or_before: dt.date | None = None
 
+    _first_event_of_is_an_id = field_validator("first_event_of")(codeset_id)
+
     @model_validator(mode="before")
     @classmethod
     def _from_date(cls, value: object) -> object:
@@ -251,6 +267,15 @@ class CohortDefinition(Strict):
             return list(self.columns)
         default = ["patient_id", "index_date", "sex", "age", "practice_id"]
         return default + [c.name for c in self.criteria] + [f.name for f in self.flags]
+
+    def codeset_names(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Each codeset the definition names, with where in the definition it names it."""
+        names: list[tuple[tuple[str | int, ...], str]] = [
+            (("criteria", i, "codeset"), c.codeset) for i, c in enumerate(self.criteria)
+        ]
+        if self.index_date.first_event_of:
+            names.insert(0, (("index_date", "first_event_of"), self.index_date.first_event_of))
+        return names
 
     def codesets_used(self) -> set[str]:
         used = {c.codeset for c in self.criteria}

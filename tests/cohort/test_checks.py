@@ -41,13 +41,13 @@ def test_a_yaml_definition_runs_like_the_python_one(tmp_path, engine):
 
 
 def test_an_unknown_codeset_is_named_with_its_line(tmp_path, engine):
-    definition = definition_with(tmp_path, lambda d: d["criteria"][1].update(codeset="hbA1c"))
-    with pytest.raises(CohortError, match="unknown codeset 'hbA1c'") as raised:
+    definition = definition_with(tmp_path, lambda d: d["criteria"][1].update(codeset="hba1c_typo"))
+    with pytest.raises(CohortError, match="unknown codeset 'hba1c_typo'") as raised:
         engine.cohort(definition, spec.CODESETS)
     error = raised.value
     assert error.path == str(tmp_path / "cohort.yaml")
     assert error.field == "criteria[1].codeset"
-    assert error.line == line_containing(tmp_path / "cohort.yaml", "codeset: hbA1c")
+    assert error.line == line_containing(tmp_path / "cohort.yaml", "codeset: hba1c_typo")
 
 
 def test_a_dmd_codeset_on_clinical_events_is_refused(tmp_path, engine):
