@@ -604,7 +604,7 @@ def record_table(table: pd.DataFrame, settings: DisclosureSettings) -> pd.DataFr
         widen,
     )
     shown["Published figure in the interval"] = [
-        _within(published, reproduced)
+        within_interval(published, reproduced)
         for published, reproduced in zip(
             table["published"], shown["Reproduced (95% CI)"], strict=True
         )
@@ -612,7 +612,7 @@ def record_table(table: pd.DataFrame, settings: DisclosureSettings) -> pd.DataFr
     return shown
 
 
-def _within(published: float | None, reproduced: str) -> str:
+def within_interval(published: float | None, reproduced: str) -> str:
     """Whether a published share lies in a shown interval `e% (lo%–hi%)` ("—" with nothing to compare)."""
     match = re.search(r"\((-?[\d.]+)%–(-?[\d.]+)%\)", reproduced)
     if published is None or pd.isna(published) or match is None:

@@ -177,7 +177,9 @@ def response_table(table: pd.DataFrame, settings: DisclosureSettings) -> pd.Data
         widen,
     )
     shown[VERDICT] = [
-        "yes" if ncl._within(alt, text) == "yes" and ncl._within(pub, text) != "yes" else "no"
+        "yes"
+        if ncl.within_interval(alt, text) == "yes" and ncl.within_interval(pub, text) != "yes"
+        else "no"
         for alt, pub, text in zip(
             table["calibrated"], table["published"], shown[RECOVERED], strict=True
         )
