@@ -1,30 +1,49 @@
 """The `codeset` command: build, inspect, lint, version and exchange codesets; make data; run studies.
 
 Exit codes: 0 success, 1 findings (lint warnings or errors, `check` drift), 2 a user error, printed as
-one line naming the file, line and field. `--json` gives machine-readable output.
+one line naming the file, line and field; 130 and 143 when stopped by SIGINT or SIGTERM (what was
+being written is removed, so running again resumes); 141 when the reader of the output went away
+(`codeset expand ID | head`), as for POSIX tools killed by SIGPIPE. `--json` gives machine-readable
+output.
+
+No command replaces a path the kit did not write: `synth` and `data` replace only an empty folder or a
+dataset folder the kit wrote, `export` no existing file, `schema` only a schema it wrote, unless
+`--force` is given; `new` and `import` never replace a codeset folder, and `export` and `schema` never
+write into one. What is replaced is replaced whole.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import os
+import re
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from codesetlib import atomic
 from codesetlib.codeset import (
+    CODESET_FILE,
+    CODESET_ID,
     available_codesets,
     codeset_dir,
     load_codeset,
-    write_atomically,
     write_codes,
 )
 from codesetlib.errors import CodesetError
 from codesetlib.expand import expand_rules, open_codeset_release
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USER_ERROR = 0, 1, 2
+# A process stopped by signal N exits with 128 + N, as the shell reports it.
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -170,19 +189,43 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def _free_folder(args: argparse.Namespace) -> Path:
-    """The folder a new codeset will take, refused when something is there already."""
-    folder = _root(args) / args.id
-    if folder.exists():
-        raise CodesetError(f"{folder} exists already")
+    """The folder a new codeset will take, refused when the id is not one or something is there
+    already: a codeset folder holds reviewed history the kit cannot write again, so it is never
+    replaced (there is no --force for it)."""
+    if not args.id:
+        raise CodesetError("the codeset id is empty", field="id")
+    if not re.match(CODESET_ID, args.id):
+        raise CodesetError(
+            f"'{args.id}' is not a codeset id: use lower-case letters, digits and _, "
+            "starting with a letter or digit",
+            field="id",
+        )
+    root = _root(args)
+    if root.exists() and not root.is_dir():
+        raise CodesetError(
+            "is not a folder: --codesets-dir names the folder of codesets", path=root
+        )
+    folder = root / args.id
+    if folder.exists() or folder.is_symlink():
+        raise CodesetError(
+            "exists already; a codeset folder is never replaced: choose another id, or remove "
+            "the folder yourself",
+            path=folder,
+        )
     return folder
 
 
 def _write_new_codeset(folder: Path, codeset, terminology) -> None:
-    """Write a new codeset's yaml and its expansion."""
+    """Write a new codeset's yaml and its expansion into a hidden folder, then put it in place whole:
+    a failure leaves no folder behind."""
     from codesetlib.interchange import write_codeset
 
-    write_codeset(folder, codeset)
-    write_codes(folder, expand_rules(codeset, terminology).codes)
+    codes = expand_rules(codeset, terminology).codes
+    with atomic.folder_written_whole(folder) as staging:
+        write_codeset(staging, codeset)
+        write_codes(staging, codes)
+        if folder.exists() or folder.is_symlink():  # made while this one was written
+            raise CodesetError("exists already; a codeset folder is never replaced", path=folder)
 
 
 def cmd_new(args: argparse.Namespace) -> int:
@@ -231,13 +274,63 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _shown(path: Path) -> Path:
+    """`path` relative to the current folder where it lies below it, as a user would name it."""
+    with contextlib.suppress(ValueError):
+        return path.relative_to(Path.cwd())
+    return path
+
+
+def _codeset_folder_holding(path: Path) -> Path | None:
+    """The outermost codeset folder (one with a codeset.yaml) that `path` lies in, if any."""
+    for whole in (Path(os.path.abspath(path)), path.resolve()):
+        for folder in reversed(whole.parents):
+            if (folder / CODESET_FILE).is_file():
+                return _shown(folder)
+    return None
+
+
+def _check_out_file(
+    out: str, force: bool, not_owned: Callable[[Path], str | None] | None = None
+) -> Path:
+    """The file `--out` names, refused when it lies in a codeset folder (even with --force: a
+    codeset's files change only through expand --write, bump and publish), is a folder, has no
+    folder to go in, or is a file the kit did not write and --force is not given."""
+    path = Path(out)
+    folder = _codeset_folder_holding(path)
+    if folder is not None:
+        raise CodesetError(
+            f"is inside the codeset folder {folder}; write exports and schemas outside codeset "
+            "folders (a codeset's own files change through expand --write, bump and publish)",
+            path=path,
+        )
+    if path.is_dir():
+        raise CodesetError("is a folder; --out names the file to write", path=path)
+    atomic.check_file_target(path)
+    atomic.refuse_existing(path, force=force, not_owned=not_owned, replace_with="the output")
+    return path
+
+
+def _not_a_codeset_schema(path: Path) -> str | None:
+    """None when `path` holds a JSON Schema of codeset.yaml (as `codeset schema` writes)."""
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        schema = None
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if isinstance(properties, dict) and schema.get("title") == "Codeset" and "rules" in properties:
+        return None
+    return "exists and is not a codeset schema the kit wrote"
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from codesetlib.interchange import export_codeset
 
+    out = _check_out_file(args.out, args.force) if args.out else None
     codeset = load_codeset(_folder(args))
     text = export_codeset(codeset, expand_rules(codeset), args.format)
-    if args.out:
-        write_atomically(Path(args.out), text)
+    if out is not None:
+        atomic.write_text(out, text)
     else:
         sys.stdout.write(text)
     return EXIT_OK
@@ -246,9 +339,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     from codesetlib.codeset import Codeset
 
+    out = _check_out_file(args.out, args.force, _not_a_codeset_schema) if args.out else None
     text = json.dumps(Codeset.model_json_schema(), indent=2) + "\n"
-    if args.out:
-        write_atomically(Path(args.out), text)
+    if out is not None:
+        atomic.write_text(out, text)
     else:
         sys.stdout.write(text)
     return EXIT_OK
@@ -265,7 +359,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     from codesetlib.study import load_study
 
     study_path = Path(args.study)
-    print(ensure_dataset(load_study(study_path), study_path.resolve().parent))
+    print(ensure_dataset(load_study(study_path), study_path.resolve().parent, force=args.force))
     return EXIT_OK
 
 
@@ -358,9 +452,15 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("codeset", help="a codeset id or folder")
     exp.add_argument("--format", required=True, choices=["opencodelists", "ehrql", "atlas"])
     exp.add_argument("--out", help="file to write (default: standard output)")
+    exp.add_argument("--force", action="store_true", help="replace the --out file if it exists")
 
     schema = add("schema", cmd_schema, "Write the JSON Schema of codeset.yaml.")
     schema.add_argument("--out", help="file to write (default: standard output)")
+    schema.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out even if it is not a schema the kit wrote",
+    )
 
     from codesetlib.synthetic.command import add_arguments
 
@@ -368,6 +468,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = add("data", cmd_data, "Generate the study's dataset unless it is up to date.")
     data.add_argument("study", help="the study file, e.g. study.yaml")
+    data.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the dataset folder even if it is not a dataset the kit wrote",
+    )
 
     run = add("run", cmd_run, "Run a study: data, notebooks and the book.")
     run.add_argument("study", help="the study file, e.g. study.yaml")
@@ -375,21 +480,80 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM: the command unwinds as from Ctrl-C, so each write in progress removes its
+    temporary file or folder on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into `Stopped` while a command runs, even where SIGINT was ignored
+    (a shell starts background jobs so), and put the previous handlers back afterwards. A second
+    signal while the first unwinds is ignored so the clean-up finishes (SIGKILL still stops it)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        for number in STOP_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    previous = {number: signal.signal(number, stop) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _quiet_stdout() -> None:
+    """Send what is left of standard output to /dev/null, so that its flush at exit cannot fail
+    again on the closed pipe."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _user_error(exc: CodesetError) -> int:
+    print(f"codeset: error: {exc.location_message()}", file=sys.stderr)
+    return EXIT_USER_ERROR
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with _stopped_by_signals():
+            code = args.func(args)
+            sys.stdout.flush()  # a closed pipe shows here, not in the flush at exit
+            return code
     except CodesetError as exc:
-        print(f"codeset: error: {exc.location_message()}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return _user_error(exc)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(k) for k in first["loc"])
         print(f"codeset: error: {field}: {first['msg']}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("codeset: interrupted", file=sys.stderr)
-        return 130
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        # A file the user named could not be read (missing, a folder, no permission): say which.
+        if exc.filename is None:
+            raise
+        return _user_error(CodesetError(atomic.describe(exc), path=exc.filename))
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(
+            f"codeset: stopped by {signal.Signals(signum).name}; what it was writing was removed",
+            file=sys.stderr,
+        )
+        return 128 + signum
 
 
 if __name__ == "__main__":
