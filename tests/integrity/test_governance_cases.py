@@ -336,6 +336,20 @@ CASES: list[Case] = [
         copy("codesets/diabetes/history/1.0.0", "codesets/diabetes/history/old"),
     ),
     GovernanceCase(
+        "diff-unknown-version-with-history-folder-not-a-version",
+        ["diff", "diabetes", "--from", "0.5.0"],
+        2,
+        ("codesets/diabetes/history/old", "not a version"),
+        copy("codesets/diabetes/history/1.0.0", "codesets/diabetes/history/old"),
+    ),
+    GovernanceCase(
+        "check-every-codeset-sees-an-archived-edit",
+        ["check"],
+        1,
+        shown=("history-edited", "history/1.0.0", "2 codeset(s): 1 finding(s)"),
+        setup=edit(ARCHIVED, "aged 17 and over", "aged 18 and over"),
+    ),
+    GovernanceCase(
         "check-archived-version-without-codeset-yaml",
         ["check", "diabetes"],
         2,
