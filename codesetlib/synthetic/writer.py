@@ -121,7 +121,9 @@ def is_kit_manifest(manifest: object) -> bool:
 def why_not_a_kit_dataset(folder: Path) -> str | None:
     """None when `folder` is empty or a dataset the kit wrote and nothing else; otherwise why it
     is not (what replacing it would lose)."""
-    if folder.is_symlink() or not folder.is_dir():
+    if folder.is_symlink():
+        return "is a link, not a dataset folder the kit wrote"
+    if not folder.is_dir():
         return "is a file, not a dataset the kit wrote"
     names = sorted(p.name for p in folder.iterdir())
     if not names:

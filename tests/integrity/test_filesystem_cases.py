@@ -214,6 +214,20 @@ CASES = [
         setup=kit_dataset(DATASET, "analysis.R"),
         may_change=(DATASET,),
     ),
+    Case(
+        "synth over a link to a dataset the kit wrote",
+        ["synth", *SMALL, "--out", "linked"],
+        2,
+        ("linked", "a link", "--force"),
+        setup=both(kit_dataset(DATASET), lambda p: (p / "linked").symlink_to(p / DATASET)),
+    ),
+    Case(
+        "synth over a link when forced replaces the link, not what it names",
+        ["synth", *SMALL, "--out", "linked", "--force"],
+        0,
+        setup=both(kit_dataset(DATASET), lambda p: (p / "linked").symlink_to(p / DATASET)),
+        may_change=("linked",),
+    ),
     # data: the study's dataset folder is the kit's or it is left alone
     Case(
         "data over a dataset folder the kit did not write",
