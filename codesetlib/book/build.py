@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from codesetlib.atomic import folder_written_whole, write_text
 from codesetlib.errors import StudyError
 
 # Scripts installed from the npm registry (package.json) and copied into the book, so the built pages
@@ -38,17 +39,13 @@ def copy_vendor_assets(root: Path, book_dir: Path) -> Path:
             f"book scripts are not installed ({', '.join(missing)}); run `npm ci` in {root} "
             "(`make book` does this)"
         )
-    staging = book_dir / f".{VENDOR_DIR}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    for src, dest in VENDOR_FILES.items():
-        source = root / src
-        if source.is_dir():
-            shutil.copytree(source, staging / dest)
-        else:
-            shutil.copy2(source, staging / dest)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+    with folder_written_whole(target) as staging:
+        for src, dest in VENDOR_FILES.items():
+            source = root / src
+            if source.is_dir():
+                shutil.copytree(source, staging / dest)
+            else:
+                shutil.copy2(source, staging / dest)
     copy_widget_fonts(root, book_dir)
     return target
 
@@ -56,15 +53,12 @@ def copy_vendor_assets(root: Path, book_dir: Path) -> Path:
 def copy_widget_fonts(root: Path, book_dir: Path) -> Path:
     """Put the widget manager's icon fonts where widget pages request them (see EXTRA_DIR)."""
     target = book_dir / EXTRA_DIR
-    staging = book_dir / f".{EXTRA_DIR}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
     fonts = [f for f in sorted((root / WIDGET_FONTS).iterdir()) if f.suffix in FONT_SUFFIXES]
-    for folder in FONT_FOLDERS:
-        (staging / folder).mkdir(parents=True, exist_ok=True)
-        for font in fonts:
-            shutil.copy2(font, staging / folder / font.name)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+    with folder_written_whole(target) as staging:
+        for folder in FONT_FOLDERS:
+            (staging / folder).mkdir(parents=True, exist_ok=True)
+            for font in fonts:
+                shutil.copy2(font, staging / folder / font.name)
     return target
 
 
@@ -88,9 +82,7 @@ def build_book(book_dir: Path, builder: str = "html") -> Path:
     output = (result.stdout + result.stderr).strip()
     log = book_dir / "_build" / BUILD_LOG
     log.parent.mkdir(parents=True, exist_ok=True)
-    partial = log.with_name(f".{log.name}.tmp")
-    partial.write_text(output + "\n", encoding="utf-8")
-    partial.replace(log)
+    write_text(log, output + "\n")
     if result.returncode != 0:
         lines = output.splitlines()
         problems = [line for line in lines if "WARNING" in line or "ERROR" in line]
