@@ -359,7 +359,8 @@ def cmd_data(args: argparse.Namespace) -> int:
     from codesetlib.study import load_study
 
     study_path = Path(args.study)
-    print(ensure_dataset(load_study(study_path), study_path.resolve().parent, force=args.force))
+    study, root = load_study(study_path), study_path.resolve().parent
+    print(ensure_dataset(study, root, force=args.force, regenerate_damaged=True))
     return EXIT_OK
 
 

@@ -27,7 +27,7 @@ from codesetlib.book.pages import provenance_page, write_page
 from codesetlib.book.study_page import write_study_summary
 from codesetlib.book.titles import apply_page_title
 from codesetlib.codeset import Codeset, codeset_dir, content_hash, load_codeset, read_codes
-from codesetlib.errors import StudyError
+from codesetlib.errors import DatasetError, StudyError
 from codesetlib.expand import open_codeset_release
 from codesetlib.provenance import (
     dataset_provenance,
@@ -40,6 +40,7 @@ from codesetlib.provenance import (
 from codesetlib.study import CodesetPin, Study, check_cohort_codesets, load_study
 from codesetlib.synthetic import generate_dataset
 from codesetlib.synthetic.generate import dataset_is_current
+from codesetlib.synthetic.manifest import dataset_damage
 from codesetlib.versions import verify_version, version_dir
 
 GENERATED = "generated"
@@ -88,13 +89,25 @@ def check_codesets(study: Study, root: Path) -> dict[str, StudyCodeset]:
     return found
 
 
-def ensure_dataset(study: Study, root: Path, *, force: bool = False) -> Path:
-    """The study's dataset folder, generated unless a dataset with the same parameters is there; a
-    folder there that is not a dataset the kit wrote is replaced only with `force`."""
+def ensure_dataset(
+    study: Study, root: Path, *, force: bool = False, regenerate_damaged: bool = False
+) -> Path:
+    """The study's dataset folder, generated unless a dataset with the same parameters is there, and
+    its tables checked against its manifest. A damaged table (missing, truncated, changed) is an
+    error naming its file, or with `regenerate_damaged` (what `codeset data` asks) it is reported and
+    the dataset generated again. A folder there that is not a dataset the kit wrote is replaced only
+    with `force`."""
     out = root / study.dataset_dir
     if dataset_is_current(study.dataset.synth, out):
-        log(f"dataset {study.dataset_dir} is up to date")
-        return out
+        damage = dataset_damage(out)
+        if damage is None:
+            log(f"dataset {study.dataset_dir} is up to date")
+            return out
+        if not regenerate_damaged:
+            raise DatasetError(
+                f"{damage.message}; `codeset data` generates the dataset again", path=damage.path
+            )
+        log(f"{damage.location_message()}: generating the dataset again")
     log(f"generating dataset {study.dataset_dir} ({study.dataset.synth.patients} patients)")
     generate_dataset(study.dataset.synth, out, force=force)
     return out
@@ -125,7 +138,12 @@ def execute_notebook(source: Path, target: Path, parameters: dict, root: Path) -
 
 
 def _read_runs(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
+    """The keys of earlier runs; none when the file is missing or damaged (every notebook runs)."""
+    try:
+        runs = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    return runs if isinstance(runs, dict) else {}
 
 
 def _write_json(path: Path, value: object) -> None:

@@ -13,6 +13,7 @@ import pandas as pd
 from codesetlib.cohort import DuckDBEngine
 from codesetlib.cohort.definition import codes_table
 from codesetlib.errors import DatasetError
+from codesetlib.synthetic.manifest import dataset_tables
 
 AGE_BANDS = [0, 18, 40, 60, 80, 200]
 AGE_LABELS = ["0-17", "18-39", "40-59", "60-79", "80+"]
@@ -79,11 +80,7 @@ def truth_patients(
 ) -> tuple[set[int], pd.DataFrame]:
     """Patients whose true condition (matching the regular expression `pattern`) began by a date,
     and their onset dates. Only synthetic datasets have a truth."""
-    path = Path(dataset_dir) / "truth_conditions.parquet"
-    if not path.is_file():
-        raise DatasetError(
-            "this dataset has no truth_conditions table (only synthetic data do)", path=path
-        )
+    path = _truth_table(dataset_dir, "truth_conditions")
     truth = pd.read_parquet(path)
     chosen = truth[
         truth["condition"].str.contains(pattern, regex=True)
@@ -95,12 +92,19 @@ def truth_patients(
 
 def truth_attributes(dataset_dir: Path) -> pd.DataFrame:
     """The true attributes of each patient (ethnicity, language, …) of a synthetic dataset."""
-    path = Path(dataset_dir) / "truth_attributes.parquet"
-    if not path.is_file():
+    return pd.read_parquet(_truth_table(dataset_dir, "truth_attributes"))
+
+
+def _truth_table(dataset_dir: Path, name: str) -> Path:
+    """The file of a truth table, checked against the dataset's manifest; only synthetic data have
+    one."""
+    path = dataset_tables(Path(dataset_dir), [name]).get(name)
+    if path is None:
         raise DatasetError(
-            "this dataset has no truth_attributes table (only synthetic data do)", path=path
+            f"this dataset has no {name} table (only synthetic data do)",
+            path=Path(dataset_dir) / f"{name}.parquet",
         )
-    return pd.read_parquet(path)
+    return path
 
 
 def load_validation_data(

@@ -19,6 +19,7 @@ import pyarrow as pa
 from codesetlib.cohort.ibis_engine import DATASET_TABLES, IbisEngine, remembered
 from codesetlib.cohort.relations import content_name
 from codesetlib.errors import DatasetError
+from codesetlib.synthetic.manifest import dataset_tables
 
 REQUIRED_COLUMNS = {
     "patients": {"patient_id", "sex", "date_of_birth", "date_of_death"},
@@ -41,14 +42,15 @@ class DuckDBEngine(IbisEngine):
         con = ibis.duckdb.connect(**({"threads": threads} if threads else {}))
         super().__init__(con, {})
         self._sql: OrderedDict[ops.Node, str] = OrderedDict()
+        # Each table is checked against the dataset's manifest before it is read.
+        paths = dataset_tables(self.dataset_dir, DATASET_TABLES)
         for name in DATASET_TABLES:
-            path = self.dataset_dir / f"{name}.parquet"
-            if path.is_file() or name in REQUIRED_COLUMNS:
-                self.tables[name] = self._read(name, REQUIRED_COLUMNS.get(name, set()))
+            if name in paths or name in REQUIRED_COLUMNS:
+                self.tables[name] = self._read(name, paths, REQUIRED_COLUMNS.get(name, set()))
 
-    def _read(self, name: str, columns: set[str]) -> ir.Table:
-        path = self.dataset_dir / f"{name}.parquet"
-        if not path.is_file():
+    def _read(self, name: str, paths: dict[str, Path], columns: set[str]) -> ir.Table:
+        path = paths.get(name, self.dataset_dir / f"{name}.parquet")
+        if name not in paths:
             raise DatasetError(f"table {name} is missing (expected {path})", path=self.dataset_dir)
         table = self.con.read_parquet(path, table_name=name)
         missing = columns - set(table.columns)

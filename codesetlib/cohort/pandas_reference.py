@@ -17,6 +17,7 @@ from codesetlib.cohort.checks import check_definition
 from codesetlib.cohort.dates import add_offset, age_on
 from codesetlib.cohort.ibis_engine import DATASET_TABLES, attrition_table
 from codesetlib.cohort.model import AGE_BANDS, CodesetCodes, CohortDefinition, Criterion, Window
+from codesetlib.synthetic.manifest import dataset_tables
 
 
 def as_date(value: object) -> dt.date | None:
@@ -36,8 +37,8 @@ class PandasReference:
 
     @classmethod
     def from_dataset(cls, dataset_dir: Path) -> PandasReference:
-        paths = {name: Path(dataset_dir) / f"{name}.parquet" for name in DATASET_TABLES}
-        return cls({name: pd.read_parquet(p) for name, p in paths.items() if p.is_file()})
+        paths = dataset_tables(Path(dataset_dir), DATASET_TABLES)
+        return cls({name: pd.read_parquet(p) for name, p in paths.items()})
 
     def schemas(self) -> dict[str, set[str]]:
         return {name: set(frame.columns) for name, frame in self.tables.items()}

@@ -11,6 +11,7 @@ from pathlib import Path
 import ibis
 
 from codesetlib.cohort.ibis_engine import DATASET_TABLES, IbisEngine
+from codesetlib.synthetic.manifest import dataset_tables
 
 
 class SparkEngine(IbisEngine):
@@ -23,10 +24,8 @@ class SparkEngine(IbisEngine):
         self.dataset_dir = Path(dataset_dir)
         con = ibis.pyspark.connect(session)
         super().__init__(con, {})
-        for name in DATASET_TABLES:
-            path = self.dataset_dir / f"{name}.parquet"
-            if path.is_file():
-                self.tables[name] = con.read_parquet(str(path), table_name=f"{name}_{id(self)}")
+        for name, path in dataset_tables(self.dataset_dir, DATASET_TABLES).items():
+            self.tables[name] = con.read_parquet(str(path), table_name=f"{name}_{id(self)}")
 
 
 def local_session(partitions: int = 2) -> object:

@@ -7,7 +7,6 @@ written in order, so memory stays bounded whatever the number of patients. See S
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import signal
@@ -32,6 +31,7 @@ from codesetlib.synthetic.conditions import (
     draw_conditions,
 )
 from codesetlib.synthetic.dates import day_number
+from codesetlib.synthetic.manifest import read_manifest
 from codesetlib.synthetic.params import SynthParams
 from codesetlib.synthetic.population import (
     Practices,
@@ -41,7 +41,7 @@ from codesetlib.synthetic.population import (
     registered_at_end,
     registration_rows,
 )
-from codesetlib.synthetic.writer import MANIFEST, DatasetWriter, sha256_of
+from codesetlib.synthetic.writer import DatasetWriter, sha256_of
 
 # Recording items whose completeness varies by practice.
 PRACTICE_ITEMS = (
@@ -252,20 +252,9 @@ def input_files(params: SynthParams) -> dict[str, dict[str, str]]:
 def dataset_is_current(params: SynthParams, dataset_dir: Path) -> bool:
     """Whether `dataset_dir` holds a dataset generated with `params` from the same calibration and
     code-choice files (compared by hash, so an edited calibration is generated again)."""
-    path = Path(dataset_dir) / MANIFEST
-    if not path.is_file():
+    try:
+        manifest = read_manifest(dataset_dir)
+    except DatasetError:  # none, or not one the kit wrote: the writer decides what may replace it
         return False
-    manifest = json.loads(path.read_text(encoding="utf-8"))
     wanted = {"parameters": params.model_dump(mode="json"), "inputs": input_files(params)}
     return all(manifest.get(key) == value for key, value in wanted.items())
-
-
-def read_manifest(dataset_dir: Path) -> dict:
-    """The manifest of a generated dataset; a clear error when the folder holds none."""
-    path = Path(dataset_dir) / MANIFEST
-    if not path.is_file():
-        raise DatasetError(
-            "no manifest.json: not a generated dataset (run `codeset synth --out DIR`)",
-            path=dataset_dir,
-        )
-    return json.loads(path.read_text(encoding="utf-8"))

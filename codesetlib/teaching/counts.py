@@ -11,6 +11,7 @@ import pandas as pd
 
 from codesetlib.errors import DatasetError
 from codesetlib.paths import resolve
+from codesetlib.synthetic.manifest import dataset_tables
 
 EVENT_COLUMNS = ["patient_id", "date", "code"]
 
@@ -40,11 +41,12 @@ class PatientCounter:
         cls, dataset_dir: str | Path, index_date: str | dt.date | None = None
     ) -> PatientCounter:
         """Read `clinical_events.parquet` from a dataset folder (relative to the project root)."""
-        path = resolve(dataset_dir) / "clinical_events.parquet"
-        if not path.is_file():
+        folder = resolve(dataset_dir)
+        path = dataset_tables(folder, ["clinical_events"]).get("clinical_events")
+        if path is None:
             raise DatasetError(
                 "no clinical_events.parquet (generate the dataset with `codeset data study.yaml`)",
-                path=path.parent,
+                path=folder,
             )
         when = dt.date.fromisoformat(str(index_date)) if index_date is not None else None
         return cls(pd.read_parquet(path, columns=EVENT_COLUMNS), when)
