@@ -1,9 +1,11 @@
 """Run a study: check its inputs, make its dataset, execute its notebooks and build its record.
 
-Each notebook run is cached by a hash of everything it reads (the notebook, its parameters, the
-codesets' content hashes, the dataset's manifest, the package versions and codesetlib's source), so a
-second run re-executes only what changed. Every output is written atomically and the cache is
-updated after each notebook, so an interrupted run resumes where it stopped.
+Each notebook run is cached by a hash of the content of everything it reads (`codesetlib.run_cache`:
+the notebook, its parameters, the files and folders they name, the study's settings, the codesets, the
+dataset's manifest, the package versions and the kit's source), so a second run re-executes only what
+changed. The dataset's tables are checked against its manifest before anything reads them. Every
+output is written atomically and the cache is updated after each notebook, so an interrupted run
+resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -34,8 +36,13 @@ from codesetlib.provenance import (
     environment,
     git_state,
     sha256_bytes,
-    sha256_json,
-    source_hash,
+)
+from codesetlib.run_cache import (
+    declared_defaults,
+    notebook_inputs,
+    run_key,
+    settled_inputs,
+    study_inputs,
 )
 from codesetlib.study import CodesetPin, Study, check_cohort_codesets, load_study
 from codesetlib.synthetic import generate_dataset
@@ -167,7 +174,8 @@ def run_notebooks(study: Study, root: Path, generated: Path, inputs: dict) -> di
             raise StudyError(
                 f"notebook {run.path} does not exist", field=f"notebooks[{number - 1}].path"
             )
-        declared = set(papermill.inspect_notebook(str(source)))
+        inspected = papermill.inspect_notebook(str(source))
+        declared = set(inspected)
         unknown = set(run.parameters) - declared
         if unknown:
             raise StudyError(
@@ -176,9 +184,8 @@ def run_notebooks(study: Study, root: Path, generated: Path, inputs: dict) -> di
                 field=f"notebooks[{number - 1}].parameters",
             )
         parameters = notebook_parameters(study, declared, dict(run.parameters))
-        key = sha256_json(
-            {"notebook": sha256_bytes(source.read_bytes()), "parameters": parameters, **inputs}
-        )
+        read = notebook_inputs(source, parameters, declared_defaults(inspected), root)
+        key = run_key(read, inputs)
         target = generated / f"{run.output_name}.ipynb"
         started = time.perf_counter()
         executed = runs.get(run.output_name) != key or not target.is_file()
@@ -186,6 +193,7 @@ def run_notebooks(study: Study, root: Path, generated: Path, inputs: dict) -> di
         if executed:
             with logged_step(f"{step}: executing {run.path}"):
                 execute_notebook(source, target, parameters, root)
+            key = run_key(settled_inputs(read, root), inputs)
             runs[run.output_name] = key
             _write_json(runs_path, runs)
         else:
@@ -220,13 +228,7 @@ def run_study(
     env = environment()
     manifest = (dataset / "manifest.json").read_bytes()
     manifest_sha = sha256_bytes(manifest)
-    inputs = {
-        "codesets": {k: v.content_hash for k, v in codesets.items()},
-        "dataset": manifest_sha,
-        "packages": env["packages"],
-        "source": source_hash(),
-        "disclosure": study.disclosure.model_dump(),
-    }
+    inputs = study_inputs(study, {k: v.content_hash for k, v in codesets.items()}, manifest_sha)
     write_codeset_cards(codesets, generated)
     write_study_summary(
         generated, study_path, study, {k: v.codeset for k, v in codesets.items()}, dataset

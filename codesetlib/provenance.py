@@ -9,6 +9,8 @@ import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+# The installed kit: its source and the files it ships.
+PACKAGE = Path(__file__).resolve().parent
 PACKAGES = [
     "codesetlib",
     "duckdb",
@@ -44,12 +46,13 @@ def package_versions() -> dict[str, str]:
     return found
 
 
-def source_hash() -> str:
-    """A hash of codesetlib's own source and shipped configuration (the calibrations a notebook may
-    generate data from), so a change to either re-runs what depends on it."""
-    package = Path(__file__).resolve().parent
+def source_hash(package: Path = PACKAGE) -> str:
+    """A hash of every file codesetlib ships: its source, its configuration (the calibrations a
+    notebook may generate data from) and the teaching releases, so a change to any re-runs what
+    depends on it."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".yaml")):
+    shipped = (p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for path in sorted(shipped):
         digest.update(str(path.relative_to(package)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

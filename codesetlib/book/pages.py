@@ -122,10 +122,13 @@ def provenance_page(manifest: dict) -> str:
         + _section("Codesets", _provenance_table(codesets))
         + _section(
             "Notebooks",
-            "Each notebook's inputs hash covers everything it reads: the notebook, its parameters, "
-            "the codesets' content hashes, the dataset's manifest, the package versions and the "
-            "kit's source. A notebook whose inputs hash is unchanged is not run again. Each ran "
-            "with the parameters listed, as Python values.\n\n" + notebooks,
+            "Each notebook's inputs hash covers the content of everything it reads: the notebook, "
+            "its parameters, the files and folders they name (cohort files, reference tables, "
+            "calibrations, the codesets with every archived version), the study's settings, the "
+            "codesets' content hashes, the dataset's manifest, the Python and package versions, "
+            "and the kit's source with the releases it ships. A notebook whose inputs hash is "
+            "unchanged is not run again. Each ran with the parameters listed, as Python "
+            "values.\n\n" + notebooks,
         )
         + _section("Packages", _provenance_table(packages))
     )
