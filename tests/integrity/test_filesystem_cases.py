@@ -463,6 +463,19 @@ CASES = [
     ),
     Case("new writes the codeset", ["new", "fresh", *NEW], 0, may_change=("codesets/fresh",)),
     Case(
+        "new makes the codesets folder it names",
+        ["--codesets-dir", "mine/codesets", "new", "fresh", *NEW],
+        0,
+        may_change=("mine",),
+    ),
+    Case(
+        "new with its codesets folder under one the kit may not write",
+        ["--codesets-dir", "mine/codesets", "new", "fresh", *NEW],
+        2,
+        ("mine", "cannot write"),
+        setup=both(folder("mine"), immutable("mine")),
+    ),
+    Case(
         "import of a file that does not exist",
         ["import", "missing.csv", *IMPORT, "--id", "fresh"],
         2,
