@@ -11,46 +11,131 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from codesetlib.errors import CodesetError
+from codesetlib.textfiles import read_text
 
 M = TypeVar("M", bound=BaseModel)
+# Limits that keep a hostile file from taking minutes or gigabytes. The largest file the kit ships is
+# under 15 kB with a few thousand values; these leave room for codesets a hundred times larger.
+MAX_YAML_BYTES = 1_000_000
+MAX_YAML_VALUES = 200_000
+MAX_YAML_DEPTH = 64
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """A document the kit will not load: too deep, too large once its aliases are expanded, or with a
+    value out of range; its problem is the whole message."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, counting values as it composes the document, each alias counted as the
+    whole value it names, so that an alias bomb (`a: &a [x, x]`, `b: &b [*a, *a]`, ...) is refused as
+    soon as it passes the limit instead of being expanded first."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.values = 0
+        self.depth = 0
+        self.sizes: dict[str, int] = {}
+
+    def _count(self, values: int, mark: yaml.Mark) -> None:
+        self.values += values
+        if self.values > MAX_YAML_VALUES:
+            raise _Refused(
+                problem=f"too large: more than {MAX_YAML_VALUES:,} values once its aliases are expanded",
+                problem_mark=mark,
+            )
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            if event.anchor not in self.sizes:
+                raise _Refused(
+                    problem=f"alias *{event.anchor} is inside the value it names, without end",
+                    problem_mark=event.start_mark,
+                )
+            self._count(self.sizes[event.anchor], event.start_mark)
+            return node
+        self.depth += 1
+        if self.depth > MAX_YAML_DEPTH:
+            raise _Refused(
+                problem=f"nested more than {MAX_YAML_DEPTH} levels deep",
+                problem_mark=event.start_mark,
+            )
+        before = self.values
+        self._count(1, event.start_mark)
+        node = super().compose_node(parent, index)
+        self.depth -= 1
+        if event.anchor is not None:
+            self.sizes[event.anchor] = self.values - before
+        return node
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        # A value that matches a tag's pattern but is out of range (2024-13-45, an integer of
+        # thousands of digits) raises ValueError in the constructor: report it at its node.
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            reason = str(exc).split(";")[0]
+            raise _Refused(
+                problem=f"cannot read this value: {reason}", problem_mark=node.start_mark
+            ) from None
 
 
 def read_yaml(path: Path, error: type[CodesetError]) -> tuple[Any, yaml.Node | None]:
-    """The parsed document and its node tree (for line numbers); a syntax error names its line."""
+    """The parsed document and its node tree (for line numbers); a syntax error names its line.
+
+    A file larger than MAX_YAML_BYTES, nested deeper than MAX_YAML_DEPTH or holding more than
+    MAX_YAML_VALUES values once its aliases are expanded is refused before it is loaded."""
+    text = read_text(path, error, limit=MAX_YAML_BYTES)
+    loader = None
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise error("file not found", path=path) from None
-    except UnicodeDecodeError as exc:
-        raise error(f"not UTF-8 text ({exc.reason})", path=path) from None
-    try:
-        tree = yaml.compose(text)
+        loader = _BoundedLoader(text)
+        tree = loader.get_single_node()
         _refuse_duplicate_keys(tree, path, error)
-        return yaml.safe_load(text), tree
+        return (loader.construct_document(tree) if tree is not None else None), tree
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise error(
+            f"not valid YAML: character #x{exc.character:04x} is not allowed", path=path, line=line
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
-        raise error(f"not valid YAML: {problem}", path=path, line=line) from None
+        message = problem if isinstance(exc, _Refused) else f"not valid YAML: {problem}"
+        raise error(message, path=path, line=line) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 def _refuse_duplicate_keys(node: yaml.Node | None, path: Path, error: type[CodesetError]) -> None:
-    """YAML parsers keep the last of two equal keys silently; a codeset file must not have two."""
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if key.value in seen:
-                raise error(
-                    "this key is given twice",
-                    path=path,
-                    line=key.start_mark.line + 1,
-                    field=key.value,
-                )
-            seen.add(key.value)
-            _refuse_duplicate_keys(value, path, error)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _refuse_duplicate_keys(item, path, error)
+    """YAML parsers keep the last of two equal keys silently; a codeset file must not have two.
+
+    Each node is visited once, however many aliases name it."""
+    seen_nodes: set[int] = set()
+    waiting = [node]
+    while waiting:
+        node = waiting.pop()
+        if node is None or id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        raise error(
+                            "this key is given twice",
+                            path=path,
+                            line=key.start_mark.line + 1,
+                            field=key.value,
+                        )
+                    seen.add(key.value)
+                waiting += [key, value]
+        elif isinstance(node, yaml.SequenceNode):
+            waiting += node.value
 
 
 def line_of(node: yaml.Node | None, location: tuple[str | int, ...]) -> int | None:
