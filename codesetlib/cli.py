@@ -23,6 +23,7 @@ import re
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -80,7 +81,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_expand(args: argparse.Namespace) -> int:
     folder = _folder(args)
-    expansion = expand_rules(load_codeset(folder))
+    try:
+        expansion = expand_rules(load_codeset(folder))
+    except CodesetError as exc:
+        raise exc.located(folder / CODESET_FILE) from None
     if args.write:
         path = write_codes(folder, expansion.codes)
         print(f"wrote {len(expansion.codes)} codes to {path}", file=sys.stderr)
@@ -107,15 +111,25 @@ def _run_lint(args: argparse.Namespace, checks: set[str] | None) -> int:
 
     folders = _lint_targets(args)
     others = codes_by_codeset(_root(args))
-    findings = []
+    findings, unreadable = [], 0
     for folder in tqdm(
         folders, desc="linting", unit="codeset", disable=len(folders) < 5, file=sys.stderr
     ):
-        found = lint_codeset(folder, others)
+        try:
+            found = lint_codeset(folder, others)
+        except CodesetError as exc:
+            # One codeset that cannot be read is reported, and must not hide the others' findings.
+            tqdm.write(f"codeset: error: {exc.location_message()}", file=sys.stderr)
+            unreadable += 1
+            continue
         findings += [f for f in found if checks is None or f.check in checks]
     serious = [f for f in findings if f.severity != "info"]
     summary = f"{len(folders)} codeset(s): {len(serious)} finding(s), {len(findings) - len(serious)} note(s)"
+    if unreadable:
+        summary += f"; {unreadable} could not be read (see the errors above)"
     _emit(args, [f.as_dict() for f in findings], [*(f.line() for f in findings), summary])
+    if unreadable:
+        return EXIT_USER_ERROR
     return EXIT_FINDINGS if serious else EXIT_OK
 
 
@@ -526,10 +540,29 @@ def _user_error(exc: CodesetError) -> int:
     return EXIT_USER_ERROR
 
 
+@contextlib.contextmanager
+def _warnings_shown() -> Iterator[None]:
+    """Show a release folder skipped on the search path as one `codeset: warning:` line, once."""
+    from codesetlib.terminology import ReleaseSkipped
+
+    show_others = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, ReleaseSkipped):
+            print(f"codeset: warning: {message}", file=sys.stderr)
+        else:
+            show_others(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", ReleaseSkipped)
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        with _stopped_by_signals():
+        with _stopped_by_signals(), _warnings_shown():
             code = args.func(args)
             sys.stdout.flush()  # a closed pipe shows here, not in the flush at exit
             return code

@@ -7,7 +7,6 @@ model here is format v1; `codeset schema` writes its JSON Schema, committed as
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import json
@@ -18,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from codesetlib import atomic
+from codesetlib.csvfiles import csv_text, read_csv
 from codesetlib.errors import CodesetFormatError, CodesetNotFound
 from codesetlib.yamlfile import validate_yaml
 
@@ -323,58 +323,55 @@ def load_codeset(folder: Path) -> Codeset:
 
 
 def read_codes(folder: Path) -> list[CodeRow]:
-    """Read `folder/codes.csv`, refusing a missing column, a blank code or a duplicate with its row."""
+    """Read `folder/codes.csv`, refusing a missing column, a blank code or a duplicate with its row.
+
+    Cells the kit escaped against spreadsheet formulas when writing are read back as they were."""
     path = folder / CODES_FILE
-    if not path.is_file():
-        raise CodesetFormatError("file not found", path=path)
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in CODES_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
+    records = read_csv(path, CodesetFormatError)
+    header = records[0][1] if records else []
+    missing = [c for c in CODES_COLUMNS if c not in header]
+    if missing:
+        raise CodesetFormatError(
+            f"missing column(s) {', '.join(missing)}; expected {','.join(CODES_COLUMNS)}",
+            path=path,
+            line=1,
+        )
+    rows, seen = [], set()
+    for line, cells in records[1:]:
+        if len(cells) != len(header):
             raise CodesetFormatError(
-                f"missing column(s) {', '.join(missing)}; expected {','.join(CODES_COLUMNS)}",
+                f"expected {len(header)} cells ({','.join(header)}), found {len(cells)}",
                 path=path,
-                line=1,
+                line=line,
             )
-        rows, seen = [], set()
-        for line, row in enumerate(reader, start=2):
-            code = (row.get("code") or "").strip()
-            if not code:
-                raise CodesetFormatError("blank code", path=path, line=line, field="code")
-            if code in seen:
-                raise CodesetFormatError(
-                    f"code {code} is listed twice", path=path, line=line, field="code"
-                )
-            if row.get("active") not in ("true", "false"):
-                raise CodesetFormatError(
-                    f"expected true or false, found {row.get('active')!r}",
-                    path=path,
-                    line=line,
-                    field="active",
-                )
-            seen.add(code)
-            rows.append(
-                CodeRow(
-                    code=code,
-                    term=row["term"] or "",
-                    rule=row["rule"] or "",
-                    active=row["active"] == "true",
-                )
+        row = dict(zip(header, cells, strict=True))
+        code = row["code"].strip()
+        if not code:
+            raise CodesetFormatError("blank code", path=path, line=line, field="code")
+        if code in seen:
+            raise CodesetFormatError(
+                f"code {code} is listed twice", path=path, line=line, field="code"
             )
-        return rows
+        if row["active"] not in ("true", "false"):
+            raise CodesetFormatError(
+                f"expected true or false, found {row['active']!r}",
+                path=path,
+                line=line,
+                field="active",
+            )
+        seen.add(code)
+        rows.append(
+            CodeRow(code=code, term=row["term"], rule=row["rule"], active=row["active"] == "true")
+        )
+    return rows
 
 
 def codes_csv_text(rows: list[CodeRow]) -> str:
-    """`codes.csv` as text: the canonical form that is written and hashed."""
-    lines = [",".join(CODES_COLUMNS)]
-    for row in rows:
-        term = (
-            row.term
-            if not any(c in row.term for c in ',"\n')
-            else '"' + row.term.replace('"', '""') + '"'
-        )
-        lines.append(f"{row.code},{term},{row.rule},{'true' if row.active else 'false'}")
-    return "\n".join(lines) + "\n"
+    """`codes.csv` as text: the canonical form that is written and hashed, escaped against formulas."""
+    return csv_text(
+        CODES_COLUMNS,
+        ([row.code, row.term, row.rule, "true" if row.active else "false"] for row in rows),
+    )
 
 
 def write_atomically(path: Path, text: str) -> Path:

@@ -35,6 +35,14 @@ class CodesetError(Exception):
         field = f"{self.field}: " if self.field else ""
         return f"{prefix}{field}{self.message}"
 
+    def located(self, path: str | Path) -> CodesetError:
+        """This error naming `path` when it names no file of its own: a rule's error is raised where
+        the file is not known, and named by the file the rule is in by whoever read it."""
+        if self.path is None:
+            self.path = str(path)
+            self.args = (self.location_message(),)
+        return self
+
 
 class CodesetFormatError(CodesetError):
     """A codeset file that is not valid YAML or does not match the codeset model."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codesetlib.codeset import CodeRow, Codeset, Rule
-from codesetlib.errors import CodesetFormatError, UnknownCode
+from codesetlib.errors import CodesetFormatError
 from codesetlib.terminology import Terminology, open_release
 
 
@@ -34,10 +34,8 @@ class Expansion:
 
 def _known(code: str, rule: Rule, field: str, terminology: Terminology) -> None:
     if terminology.lookup(code) is None:
-        raise UnknownCode(
-            f"{code} ({rule.term or rule.search}) is not in {terminology.release.id}",
-            field=f"rules[{rule.id}].{field}",
-        )
+        named = f"{code} ({rule.term or rule.search})"
+        raise terminology.missing(code, named, field=f"rules[{rule.id}].{field}")
 
 
 def rule_matches(rule: Rule, terminology: Terminology) -> frozenset[str]:

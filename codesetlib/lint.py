@@ -331,7 +331,15 @@ def overlaps(
 
 
 def lint_codeset(folder: Path, others: dict[str, set[str]] | None = None) -> list[Finding]:
-    """Every finding for the codeset in `folder` (errors in its files are raised, not returned)."""
+    """Every finding for the codeset in `folder` (errors in its files are raised, not returned, and
+    name the file: an unknown concept in a rule names the codeset.yaml the rule is in)."""
+    try:
+        return _lint_codeset(folder, others)
+    except CodesetError as exc:
+        raise exc.located(folder / CODESET_FILE) from None
+
+
+def _lint_codeset(folder: Path, others: dict[str, set[str]] | None) -> list[Finding]:
     codeset = load_codeset(folder)
     terminology = open_codeset_release(codeset)
     expansion = expand_rules(codeset, terminology)

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.codeset import load_codeset
+from codesetlib.codeset import CodeRow, load_codeset
 from codesetlib.errors import CodesetFormatError
-from codesetlib.expand import expand_rules
+from codesetlib.expand import Expansion, expand_rules
 from codesetlib.interchange import export_codeset, new_codeset, rules_from_file, write_codeset
 from tests.conftest import write_codeset as write_yaml
 
@@ -98,3 +98,34 @@ def test_atlas_refuses_mapped_concepts_and_search_rules(tmp_path, terminology, c
     )
     with pytest.raises(CodesetFormatError, match="search"):
         export_codeset(searching, expand_rules(cancer, terminology), "atlas")
+
+
+@pytest.mark.parametrize("fmt", ["opencodelists", "ehrql"])
+def test_a_term_a_spreadsheet_would_run_is_escaped_and_still_imports(
+    tmp_path, cancer, terminology, fmt
+):
+    expansion = Expansion(
+        [CodeRow(code="254837009", term="=HYPERLINK(A1)", rule="R1")], [], "snomedct-test-20240401"
+    )
+    text = export_codeset(cancer, expansion, fmt)
+    assert text.splitlines()[1] == "254837009,'=HYPERLINK(A1)"
+    path = tmp_path / "list.csv"
+    path.write_text(text)
+    assert [r.code for r in rules_from_file(path, fmt, terminology)] == ["254837009"]
+
+
+def test_atlas_refuses_another_vocabulary_and_booleans_that_are_not(tmp_path, terminology):
+    path = tmp_path / "set.json"
+    concept = {"CONCEPT_CODE": "254837009", "VOCABULARY_ID": "ICD10CM"}
+    path.write_text(json.dumps({"items": [{"concept": concept}]}))
+    with pytest.raises(CodesetFormatError, match="ICD10CM") as raised:
+        rules_from_file(path, "atlas", terminology)
+    assert raised.value.field == "items[0].concept.VOCABULARY_ID"
+    concept["VOCABULARY_ID"] = "SNOMED"
+    path.write_text(json.dumps({"items": [{"concept": concept, "includeDescendants": "no"}]}))
+    with pytest.raises(CodesetFormatError, match='expected true or false, found a string "no"'):
+        rules_from_file(path, "atlas", terminology)
+    path.write_text(json.dumps({"items": [{"concept": concept, "includeDescendants": False}]}))
+    assert [(r.code, r.concept) for r in rules_from_file(path, "atlas", terminology)] == [
+        ("254837009", None)
+    ]

@@ -12,9 +12,7 @@ apply to them (and their column names are not ones the disclosure scan treats as
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,8 +48,6 @@ DOWNLOADS_DIR = "downloads"
 OVERVIEW_PAGE = "codesets_overview.md"
 # The overview is included from book/codesets.md, so its links are relative to that page.
 CARD_HREF = "generated/" + CARDS_DIR + "/{id}.html"
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Each download: its label on the card and the end of its file name, by format.
 DOWNLOAD_FORMATS = {
     "codes": ("codes.csv", "codes.csv"),
@@ -421,15 +417,6 @@ def _release_changes(codeset: Codeset) -> str:
     return "\n\n".join(out)
 
 
-def escape_formulas(csv_text: str) -> str:
-    """CSV text with each cell a spreadsheet would run as a formula prefixed by an apostrophe."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    for row in csv.reader(io.StringIO(csv_text)):
-        writer.writerow("'" + cell if cell.startswith(FORMULA_STARTS) else cell for cell in row)
-    return out.getvalue()
-
-
 def version_files(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
     """One version's downloads as text by format, and why any format could not be made.
 
@@ -437,7 +424,8 @@ def version_files(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
     `codeset export` does.
     """
     codeset = load_codeset(folder)
-    files = {"codes": escape_formulas(codes_csv_text(read_codes(folder)))}
+    # Both writers escape cells a spreadsheet would run as formulas (codesetlib.csvfiles).
+    files = {"codes": codes_csv_text(read_codes(folder))}
     unavailable = {}
     try:
         expansion = expand_rules(codeset)
@@ -449,7 +437,7 @@ def version_files(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
         except CodesetError as exc:
             unavailable[fmt] = exc.message
             continue
-        files[fmt] = text if fmt == "atlas" else escape_formulas(text)
+        files[fmt] = text
     return files, unavailable
 
 

@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from pathlib import Path
 
-from codesetlib.errors import TerminologyError
+from codesetlib.errors import CodesetError, TerminologyError
 from codesetlib.terminology import dmd, icd10, snomedct
-from codesetlib.terminology.base import Concept, Release, Terminology
+from codesetlib.terminology.base import Concept, Release, ReleaseSkipped, Terminology
+from codesetlib.textfiles import file_problem
 
-__all__ = ["Concept", "Release", "Terminology", "available_releases", "open_release"]
+__all__ = [
+    "Concept",
+    "Release",
+    "ReleaseSkipped",
+    "Terminology",
+    "available_releases",
+    "open_release",
+]
 
 SHIPPED = Path(__file__).parent / "teaching" / "releases"
 
@@ -39,14 +48,36 @@ def identify(path: Path) -> Release | None:
     return None
 
 
+def _candidates(root: Path) -> list[Path]:
+    try:
+        return sorted(root.iterdir()) if root.is_dir() else []
+    except OSError as exc:
+        _skip(root, file_problem(exc))
+        return []
+
+
+def _skip(path: Path, reason: str) -> None:
+    # A warning, not an error: one broken folder must not stop the releases beside it from opening.
+    # Python shows each distinct warning once, so a folder is reported once however often it is met.
+    warnings.warn(f"skipped release folder {path}: {reason}", ReleaseSkipped, stacklevel=2)
+
+
 def available_releases() -> dict[str, Release]:
-    """Every release found on the search paths, and the built-in WHO ICD-10, by id."""
+    """Every release found on the search paths, and the built-in WHO ICD-10, by id.
+
+    A folder that looks like a release but cannot be read is skipped with a `ReleaseSkipped` warning
+    naming it and why; the other releases are still found."""
     found: dict[str, Release] = {}
     for root in release_search_paths():
-        if not root.is_dir():
-            continue
-        for candidate in sorted(root.iterdir()):
-            release = identify(candidate)
+        for candidate in _candidates(root):
+            try:
+                release = identify(candidate)
+            except CodesetError as exc:
+                _skip(candidate, exc.location_message())
+                continue
+            except OSError as exc:
+                _skip(candidate, file_problem(exc))
+                continue
             if release is not None:
                 found.setdefault(release.id, release)
     who = icd10.who_release()

@@ -50,6 +50,14 @@ class HierarchyCycle(MalformedRelease):
     """An is-a hierarchy in which a concept is its own ancestor."""
 
 
+class InvalidIdentifier(TerminologyError):
+    """A code that cannot be a code of the coding system at all (wrong form or check digit)."""
+
+
+class ReleaseSkipped(UserWarning):
+    """A folder on the release search path that looks like a release but cannot be opened."""
+
+
 class Terminology(ABC):
     """A loaded release of a coding system. Subclasses load one system's release format."""
 
@@ -92,11 +100,24 @@ class Terminology(ABC):
         return code
 
     def concept(self, code: str) -> Concept:
-        """The concept for `code`; raises UnknownCode when the release does not contain it."""
+        """The concept for `code`; raises InvalidIdentifier for a code of the wrong form (a bad check
+        digit is a typing error, not a missing concept) and UnknownCode when the release lacks it."""
         found = self.lookup(code)
         if found is None:
-            raise UnknownCode(f"code {code} is not in {self.release.id}")
+            raise self.missing(code)
         return found
+
+    def missing(
+        self, code: str, named: str | None = None, *, field: str | None = None
+    ) -> TerminologyError:
+        """The error for a code the release does not hold, saying whether it could be a code at all;
+        `named` is how the message names the code (e.g. with the term a rule gives it)."""
+        problem = self.code_problem(code)
+        if problem is not None:
+            return InvalidIdentifier(
+                f"{code} is not a valid {self.system} code: {problem}", field=field
+            )
+        return UnknownCode(f"{named or 'code ' + code} is not in {self.release.id}", field=field)
 
     def descendants_of(self, code: str) -> frozenset[str]:
         """Every concept below `code` in the is-a hierarchy (transitive, all parents followed)."""

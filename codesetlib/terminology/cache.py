@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from codesetlib.errors import TerminologyError
+
 # Bump when the index layout changes, so that old cache entries are not read with new code.
 INDEX_FORMAT = 1
 
@@ -44,7 +46,14 @@ def building(target: Path) -> Iterator[Path]:
     The rename is atomic on one file system, so `target` either does not exist or is a whole index,
     even if the build fails or is interrupted.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TerminologyError(
+            f"cannot be used as the terminology cache folder ({exc.strerror or exc}); set "
+            "CODESET_CACHE_DIR to a folder you can write",
+            path=target.parent,
+        ) from None
     temporary = target.with_name(f".{target.name}.{os.getpid()}.building")
     temporary.unlink(missing_ok=True)
     try:

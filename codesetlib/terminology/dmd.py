@@ -21,6 +21,7 @@ from codesetlib.terminology.base import MalformedRelease, MissingReleaseFile, Re
 from codesetlib.terminology.cache import index_path
 from codesetlib.terminology.identifiers import dmd_id_problem, first_bad_sctid
 from codesetlib.terminology.index import IndexedTerminology, ReleaseTables, build_index
+from codesetlib.textfiles import file_problem
 
 SYSTEM = "dmd"
 
@@ -126,6 +127,8 @@ def read_records(path: Path, tag: str) -> list[Record]:
     try:
         with path.open("rb") as handle:
             parser.ParseFile(handle)
+    except OSError as error:
+        raise MalformedRelease(file_problem(error), path=path) from None
     except expat.ExpatError as error:
         raise MalformedRelease(
             f"not well-formed XML: {expat.ErrorString(error.code)} (column {error.offset + 1})",

@@ -9,7 +9,6 @@ stored in the WHO written form (`C50.9`); look-ups accept `C509`, `c50.9` or `C5
 
 from __future__ import annotations
 
-import csv
 import importlib
 import re
 from importlib import metadata, util
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from codesetlib.csvfiles import read_csv
 from codesetlib.terminology.base import MalformedRelease, Release
 from codesetlib.terminology.cache import index_path
 from codesetlib.terminology.identifiers import icd10_problem, normalise_icd10
@@ -63,28 +63,25 @@ def _who_rows() -> list[tuple[str, str, str]]:
 
 def read_csv_release(path: Path) -> list[tuple[str, str, str]]:
     """The rows of a user release file, refusing a missing column, a wrong row or a bad code."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, [])
-        if header[:3] != COLUMNS:
+    records = read_csv(path, MalformedRelease, escaped=False)
+    header = records[0][1] if records and records[0][0] == 1 else []
+    if header[:3] != COLUMNS:
+        raise MalformedRelease(
+            f"expected the header {','.join(COLUMNS)}, found {','.join(header) or 'nothing'}",
+            path=path,
+            line=1,
+        )
+    rows = []
+    for line, fields in records[1:]:
+        if len(fields) != 3:
+            raise MalformedRelease(f"expected 3 fields, found {len(fields)}", path=path, line=line)
+        problem = icd10_problem(fields[0])
+        if problem:
             raise MalformedRelease(
-                f"expected the header {','.join(COLUMNS)}, found {','.join(header) or 'nothing'}",
-                path=path,
-                line=1,
+                f"code {fields[0]!r}: {problem}", path=path, line=line, field="code"
             )
-        rows = []
-        for line, fields in enumerate(reader, start=2):
-            if len(fields) != 3:
-                raise MalformedRelease(
-                    f"expected 3 fields, found {len(fields)}", path=path, line=line
-                )
-            problem = icd10_problem(fields[0])
-            if problem:
-                raise MalformedRelease(
-                    f"code {fields[0]!r}: {problem}", path=path, line=line, field="code"
-                )
-            parent = normalise_icd10(fields[2]) if fields[2].strip() else ""
-            rows.append((normalise_icd10(fields[0]), fields[1].strip(), parent, line))
+        parent = normalise_icd10(fields[2]) if fields[2].strip() else ""
+        rows.append((normalise_icd10(fields[0]), fields[1].strip(), parent, line))
     return rows
 
 

@@ -17,7 +17,14 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from codesetlib.terminology.base import Concept, HierarchyCycle, Release, Terminology
+from codesetlib.errors import TerminologyError
+from codesetlib.terminology.base import (
+    Concept,
+    HierarchyCycle,
+    MalformedRelease,
+    Release,
+    Terminology,
+)
 from codesetlib.terminology.cache import building
 
 
@@ -110,9 +117,23 @@ def _cycle_error(codes, child, parent, stuck, lines, path) -> HierarchyCycle:
 
 
 def build_index(tables: ReleaseTables, release: Release, target: Path) -> None:
-    """Write `tables` as an index file at `target`; nothing is left at `target` if this fails."""
+    """Write `tables` as an index file at `target`; nothing is left at `target` if this fails.
+
+    A release without a single concept is refused: every code looked up in it would be unknown."""
+    if tables.concepts.num_rows == 0:
+        raise MalformedRelease(
+            f"release {release.id} holds no concepts; is this the release folder you meant?",
+            path=release.path,
+        )
     with building(target) as temporary:
-        connection = duckdb.connect(str(temporary))
+        try:
+            connection = duckdb.connect(str(temporary))
+        except duckdb.Error as exc:
+            raise TerminologyError(
+                f"cannot write the release index ({exc}); set CODESET_CACHE_DIR to a folder you "
+                "can write",
+                path=target.parent,
+            ) from None
         try:
             _write_tables(connection, tables, release)
             connection.execute("CHECKPOINT")
@@ -155,7 +176,14 @@ class IndexedTerminology(Terminology):
     def __init__(self, index_file: Path, release: Release) -> None:
         self.release = release
         self.index_file = index_file
-        self._db = duckdb.connect(str(index_file), read_only=True)
+        try:
+            self._db = duckdb.connect(str(index_file), read_only=True)
+        except duckdb.Error as exc:
+            raise TerminologyError(
+                f"the cached index of {release.id} cannot be opened ({exc}); delete it and the "
+                "release is indexed again",
+                path=index_file,
+            ) from None
         concepts = self._db.sql("SELECT code, active, term, fsn FROM concepts ORDER BY idx")
         columns = concepts.to_arrow_table()
         self._codes = columns["code"].to_numpy()

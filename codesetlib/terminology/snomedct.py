@@ -28,6 +28,7 @@ from codesetlib.terminology.identifiers import (
     verhoeff_valid,
 )
 from codesetlib.terminology.index import IndexedTerminology, ReleaseTables, build_index
+from codesetlib.textfiles import text_lines
 
 __all__ = ["CONCEPT_PARTITIONS", "SnomedCT", "find_release", "sctid_problem", "verhoeff_valid"]
 
@@ -94,8 +95,9 @@ def _optional_file(root: Path, pattern: str) -> Path | None:
 
 def read_rf2(path: Path, required: list[str]) -> Iterator[tuple[int, dict[str, str]]]:
     """Rows of an RF2 file as (line number, row), refusing a file that lacks a required column."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+    lines = text_lines(path, MalformedRelease)
+    try:
+        reader = csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
             raise MalformedRelease(
@@ -111,6 +113,15 @@ def read_rf2(path: Path, required: list[str]) -> Iterator[tuple[int, dict[str, s
                     line=line,
                 )
             yield line, row
+    except csv.Error as exc:
+        message = str(exc)
+        if "field limit" in message:
+            message = f"a field is longer than {csv.field_size_limit():,} characters"
+        raise MalformedRelease(
+            f"cannot be read as RF2: {message}", path=path, line=reader.reader.line_num
+        ) from None
+    finally:
+        lines.close()
 
 
 def release_files(path: Path) -> dict[str, Path | None]:
@@ -129,8 +140,11 @@ def read_rf2_columns(path: Path, required: list[str]) -> pa.Table:
 
     The file is parsed in bulk with pyarrow; if that fails, the row-by-row reader finds the line.
     """
-    with path.open(encoding="utf-8") as handle:
-        header = handle.readline().rstrip("\r\n").split("\t")
+    lines = text_lines(path, MalformedRelease)
+    try:
+        header = next(lines, "").rstrip("\r\n").split("\t")
+    finally:
+        lines.close()
     missing = [c for c in required if c not in header]
     if missing:
         raise MalformedRelease(
@@ -146,10 +160,12 @@ def read_rf2_columns(path: Path, required: list[str]) -> pa.Table:
                 include_columns=required, column_types=dict.fromkeys(header, pa.string())
             ),
         )
-    except pa.ArrowInvalid as error:
+    except (pa.ArrowException, OSError) as error:
+        # The bulk parser says what is wrong but not where: the row reader finds the line (a bad
+        # byte, a row of the wrong width); failing that, pyarrow's own words are the message.
         for _ in read_rf2(path, required):
             pass
-        raise MalformedRelease(f"cannot be read as RF2: {error}", path=path) from error
+        raise MalformedRelease(f"cannot be read as RF2: {error}", path=path) from None
     return table.append_column("line", pa.array(np.arange(2, table.num_rows + 2)))
 
 

@@ -14,12 +14,12 @@ from codesetlib.book.cards import (
     OVERVIEW_PAGE,
     codeset_card,
     decision_for,
-    escape_formulas,
     version_files,
     write_cards,
 )
 from codesetlib.book.disclosure_scan import _Tables
 from codesetlib.codeset import CODES_FILE, Rule, load_codeset, read_codes, write_codes
+from codesetlib.csvfiles import csv_text
 from codesetlib.expand import expand_rules, rule_matches
 from codesetlib.interchange import new_codeset, rules_from_file, write_codeset
 from codesetlib.study import load_study
@@ -237,8 +237,9 @@ def test_a_second_write_gives_the_same_files_and_a_dropped_codeset_leaves(
 
 
 def test_cells_a_spreadsheet_would_run_are_escaped():
-    text = 'code,term\n1,=HYPERLINK("x")\n2,+1\n3,-1\n4,@SUM(A1)\n5,plain - text\n'
-    rows = list(csv.reader(escape_formulas(text).splitlines()))
+    terms = ['=HYPERLINK("x")', "+1", "-1", "@SUM(A1)", "plain - text"]
+    text = csv_text(["code", "term"], ([str(n), t] for n, t in enumerate(terms, start=1)))
+    rows = list(csv.reader(text.splitlines()))
     assert [r[1] for r in rows[1:]] == [
         '\'=HYPERLINK("x")',
         "'+1",

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from codesetlib.errors import TerminologyError, UnknownCode
-from codesetlib.terminology import available_releases, open_release
+from codesetlib.terminology import ReleaseSkipped, available_releases, open_release
+from codesetlib.terminology.base import InvalidIdentifier, MalformedRelease
 from codesetlib.terminology.snomedct import SnomedCT, sctid_problem, semantic_tag
 from tests.fixtures.rf2 import write_release
 
@@ -17,9 +18,16 @@ def test_lookup_gives_term_and_active_flag(terminology):
     concept = terminology.concept("254837009")
     assert concept.term == "Malignant neoplasm of breast"
     assert concept.active
-    assert terminology.lookup("999999999") is None
-    with pytest.raises(UnknownCode):
-        terminology.concept("999999999")
+    assert terminology.lookup("22298006") is None
+    with pytest.raises(UnknownCode, match="22298006 is not in snomedct-test-20240401"):
+        terminology.concept("22298006")
+
+
+def test_a_code_that_cannot_be_one_is_not_called_missing(terminology):
+    # 363346001 is 363346000 mistyped: its Verhoeff check digit is wrong, so no release holds it.
+    with pytest.raises(InvalidIdentifier, match="363346001 is not a valid snomedct code") as raised:
+        terminology.concept("363346001")
+    assert "check digit" in raised.value.message and "is not in" not in raised.value.message
 
 
 def test_hierarchy_follows_every_parent(terminology):
@@ -125,3 +133,34 @@ def test_releases_are_found_by_id_on_the_user_path(test_release):
 def test_an_unknown_release_lists_what_there_is(test_release):
     with pytest.raises(TerminologyError, match=r"available: .*snomedct-test-20240401"):
         open_release("snomedct-nope-19990101")
+
+
+def test_a_broken_release_is_skipped_with_a_warning_and_the_others_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    write_release(tmp_path)
+    (tmp_path / "SnomedCT_BrokenRF2_PRODUCTION_20240401T120000Z" / "Snapshot").mkdir(parents=True)
+    monkeypatch.setenv("CODESET_TERMINOLOGY_PATH", str(tmp_path))
+    with pytest.warns(ReleaseSkipped, match="SnomedCT_BrokenRF2.*expected one file matching"):
+        releases = available_releases()
+    assert "snomedct-test-20240401" in releases and "snomedct-teaching-20240401" in releases
+
+
+def test_a_release_without_concepts_is_refused_naming_its_folder(tmp_path: Path):
+    folder = write_release(tmp_path, concepts={})
+    with pytest.raises(MalformedRelease, match="holds no concepts") as raised:
+        SnomedCT(folder)
+    assert raised.value.path == str(folder)
+
+
+def test_bytes_that_are_not_utf8_are_named_by_line_and_offset(tmp_path: Path):
+    folder = write_release(tmp_path)
+    path = next((folder / "Snapshot" / "Terminology").glob("sct2_Description*"))
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b"Clinical", b"Clinic\xe1l")
+    path.write_bytes(b"\n".join(lines))
+    offset = len(lines[0]) + len(lines[1]) + 2 + lines[2].index(b"\xe1")
+    with pytest.raises(MalformedRelease) as raised:
+        SnomedCT(folder)
+    assert (raised.value.path, raised.value.line) == (str(path), 3)
+    assert f"byte 0xe1 at byte offset {offset}" in raised.value.message
