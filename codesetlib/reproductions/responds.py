@@ -28,6 +28,7 @@ from codesetlib.paths import resolve
 from codesetlib.reproductions import ncl
 from codesetlib.synthetic.calibration import Calibration, load_calibration
 from codesetlib.synthetic.generate import dataset_is_current, generate_dataset
+from codesetlib.synthetic.manifest import dataset_damage
 from codesetlib.synthetic.params import CONFIG_DIR, DEFAULT_CALIBRATION, make_params
 from codesetlib.synthetic.writer import MANIFEST, sha256_of
 
@@ -97,7 +98,8 @@ def alternative_dataset(
         seed=seed,
         calibration=str(Path(calibration_file).resolve()),
     )
-    if dataset_is_current(params, out_dir):
+    # A damaged table of the kit's own population is generated again, as `codeset data` does.
+    if dataset_is_current(params, out_dir) and dataset_damage(out_dir) is None:
         return out_dir
     if out_dir.exists() and not (out_dir / MANIFEST).is_file():
         raise DatasetError(

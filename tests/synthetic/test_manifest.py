@@ -143,3 +143,16 @@ def test_the_check_of_an_unchanged_dataset_reads_no_table_again(dataset: Path, m
     with pytest.raises(DatasetError):
         verify_dataset(dataset)
     assert read == [dataset / "patients.parquet"]
+
+
+def test_the_reproduction_s_own_population_is_generated_again_when_damaged(tmp_path: Path):
+    from codesetlib.reproductions.responds import ALTERNATIVE_CALIBRATION, alternative_dataset
+
+    out = tmp_path / "alternative"
+    made = dict(patients=300, practices=2, seed=3)
+    alternative_dataset(ALTERNATIVE_CALIBRATION, out, **made)
+    whole = (out / "clinical_events.parquet").read_bytes()
+    flip(out / "clinical_events.parquet")
+    alternative_dataset(ALTERNATIVE_CALIBRATION, out, **made)
+    assert (out / "clinical_events.parquet").read_bytes() == whole
+    verify_dataset(out)
