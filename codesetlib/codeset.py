@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from codesetlib import atomic
 from codesetlib.csvfiles import csv_text, read_csv
 from codesetlib.errors import CodesetFormatError, CodesetNotFound
+from codesetlib.textfiles import one_line
 from codesetlib.yamlfile import validate_yaml
 
 FORMAT_VERSION = 1
@@ -340,7 +341,7 @@ def read_codes(folder: Path) -> list[CodeRow]:
     for line, cells in records[1:]:
         if len(cells) != len(header):
             raise CodesetFormatError(
-                f"expected {len(header)} cells ({','.join(header)}), found {len(cells)}",
+                f"expected {len(header)} cells, as the header has, found {len(cells)}",
                 path=path,
                 line=line,
             )
@@ -350,7 +351,7 @@ def read_codes(folder: Path) -> list[CodeRow]:
             raise CodesetFormatError("blank code", path=path, line=line, field="code")
         if code in seen:
             raise CodesetFormatError(
-                f"code {code} is listed twice", path=path, line=line, field="code"
+                f"code {one_line(code)} is listed twice", path=path, line=line, field="code"
             )
         if row["active"] not in ("true", "false"):
             raise CodesetFormatError(

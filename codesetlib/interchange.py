@@ -21,7 +21,7 @@ from codesetlib.csvfiles import csv_text, read_csv
 from codesetlib.errors import CodesetFormatError
 from codesetlib.expand import Expansion
 from codesetlib.terminology import Concept, Terminology
-from codesetlib.textfiles import read_text
+from codesetlib.textfiles import one_line, read_text
 
 Format = Literal["opencodelists", "ehrql", "atlas"]
 FORMATS: tuple[Format, ...] = ("opencodelists", "ehrql", "atlas")
@@ -75,7 +75,8 @@ def _concept(
     """The release's concept for `code`; a malformed code is refused as such, not as unknown."""
     concept = terminology.lookup(code)
     if concept is None:
-        missing = terminology.missing(code)
+        # A code that is not printable is no code of any system, so its escaped form says the same.
+        missing = terminology.missing(one_line(code))
         raise CodesetFormatError(missing.message, path=path, line=line, field=field)
     return concept
 
@@ -85,7 +86,9 @@ def _rules_from_csv(path: Path, terminology: Terminology, column: str) -> list[R
     header = records[0][1] if records else []
     if column not in header:
         raise CodesetFormatError(
-            f"no column '{column}' (columns: {', '.join(header) or 'none'})", path=path, line=1
+            f"no column '{column}' (columns: {one_line(', '.join(header)) or 'none'})",
+            path=path,
+            line=1,
         )
     at = header.index(column)
     rules = []

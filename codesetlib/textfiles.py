@@ -14,6 +14,12 @@ from pathlib import Path
 from codesetlib.errors import CodesetError
 
 
+def one_line(text: str) -> str:
+    """Text from a user's file quoted in a message, kept to one line: a line break or other control
+    character in it (a quoted CSV cell, a YAML key) is written as its escape, e.g. `\\n`."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def file_problem(error: OSError) -> str:
     """Why a file could not be read, in a reader's words."""
     if isinstance(error, FileNotFoundError):

@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from codesetlib.errors import CodesetError
-from codesetlib.textfiles import read_text
+from codesetlib.textfiles import one_line, read_text
 
 M = TypeVar("M", bound=BaseModel)
 # Limits that keep a hostile file from taking minutes or gigabytes. The largest file the kit ships is
@@ -71,14 +71,17 @@ class _BoundedLoader(yaml.SafeLoader):
         return node
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        # A value that matches a tag's pattern but is out of range (2024-13-45, an integer of
-        # thousands of digits) raises ValueError in the constructor: report it at its node.
+        # A value that matches a tag's pattern but cannot be built (2024-13-45, an integer of
+        # thousands of digits, an empty `!!int`) fails in PyYAML's constructors with ValueError,
+        # IndexError and the like: whatever the exception, it is about this value, so say so here.
         try:
             return super().construct_object(node, deep)
-        except (ValueError, OverflowError) as exc:
-            reason = str(exc).split(";")[0]
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:
+            reason = str(exc).split(";")[0] or type(exc).__name__
             raise _Refused(
-                problem=f"cannot read this value: {reason}", problem_mark=node.start_mark
+                problem=f"cannot read this value: {one_line(reason)}", problem_mark=node.start_mark
             ) from None
 
 
@@ -102,7 +105,7 @@ def read_yaml(path: Path, error: type[CodesetError]) -> tuple[Any, yaml.Node | N
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = one_line(getattr(exc, "problem", None) or str(exc))
         message = problem if isinstance(exc, _Refused) else f"not valid YAML: {problem}"
         raise error(message, path=path, line=line) from None
     finally:
@@ -130,7 +133,7 @@ def _refuse_duplicate_keys(node: yaml.Node | None, path: Path, error: type[Codes
                             "this key is given twice",
                             path=path,
                             line=key.start_mark.line + 1,
-                            field=key.value,
+                            field=one_line(key.value),
                         )
                     seen.add(key.value)
                 waiting += [key, value]
@@ -158,7 +161,8 @@ def field_path(location: tuple[str | int, ...]) -> str:
     """A validation location written as a reader would: `rules[2].concept`."""
     out = ""
     for key in location:
-        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
+        key = key if isinstance(key, int) else one_line(str(key))
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else key)
     return out
 
 

@@ -21,7 +21,7 @@ from codesetlib.terminology.base import MalformedRelease, MissingReleaseFile, Re
 from codesetlib.terminology.cache import index_path
 from codesetlib.terminology.identifiers import dmd_id_problem, first_bad_sctid
 from codesetlib.terminology.index import IndexedTerminology, ReleaseTables, build_index
-from codesetlib.textfiles import file_problem
+from codesetlib.textfiles import file_problem, one_line
 
 SYSTEM = "dmd"
 
@@ -152,7 +152,7 @@ def _check_records(path: Path, kind: Kind, records: list[Record]) -> None:
     if bad is not None:
         record, code = records[bad], records[bad].values[kind.id_field]
         raise MalformedRelease(
-            f"{kind.name} id {code}: {dmd_id_problem(code)}",
+            f"{kind.name} id {one_line(code)}: {dmd_id_problem(code)}",
             path=path,
             line=record.lines[kind.id_field],
             field=kind.id_field,
@@ -169,12 +169,13 @@ def _edges(path: Path, kind: Kind, records: list[Record], known: set[str]) -> li
             line = record.lines.get(field, record.line)
             if parent not in known:
                 what = (
-                    f"names {parent}, which is not"
+                    f"names {one_line(parent)}, which is not"
                     if parent
                     else "is missing; it must name an item"
                 )
                 raise MalformedRelease(
-                    f"{kind.name} {record.values[kind.id_field]}: {field} {what} in the release",
+                    f"{kind.name} {one_line(record.values[kind.id_field])}: {field} {what} in the "
+                    "release",
                     path=path,
                     line=line,
                     field=field,

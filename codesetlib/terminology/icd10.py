@@ -26,6 +26,7 @@ from codesetlib.terminology.index import (
     build_index,
     empty_history,
 )
+from codesetlib.textfiles import one_line
 
 SYSTEM = "icd10"
 WHO_RELEASE = "icd10-who-2019"
@@ -67,7 +68,7 @@ def read_csv_release(path: Path) -> list[tuple[str, str, str]]:
     header = records[0][1] if records and records[0][0] == 1 else []
     if header[:3] != COLUMNS:
         raise MalformedRelease(
-            f"expected the header {','.join(COLUMNS)}, found {','.join(header) or 'nothing'}",
+            f"expected the header {','.join(COLUMNS)}, found {one_line(','.join(header)) or 'nothing'}",
             path=path,
             line=1,
         )

@@ -28,7 +28,7 @@ from codesetlib.terminology.identifiers import (
     verhoeff_valid,
 )
 from codesetlib.terminology.index import IndexedTerminology, ReleaseTables, build_index
-from codesetlib.textfiles import text_lines
+from codesetlib.textfiles import one_line, text_lines
 
 __all__ = ["CONCEPT_PARTITIONS", "SnomedCT", "find_release", "sctid_problem", "verhoeff_valid"]
 
@@ -165,7 +165,9 @@ def read_rf2_columns(path: Path, required: list[str]) -> pa.Table:
         # byte, a row of the wrong width); failing that, pyarrow's own words are the message.
         for _ in read_rf2(path, required):
             pass
-        raise MalformedRelease(f"cannot be read as RF2: {error}", path=path) from None
+        raise MalformedRelease(
+            f"cannot be read as RF2: {one_line(str(error))}", path=path
+        ) from None
     return table.append_column("line", pa.array(np.arange(2, table.num_rows + 2)))
 
 
