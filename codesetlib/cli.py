@@ -33,13 +33,14 @@ from codesetlib import atomic
 from codesetlib.codeset import (
     CODESET_FILE,
     CODESET_ID,
+    Codeset,
     available_codesets,
     codeset_dir,
     load_codeset,
     write_codes,
 )
 from codesetlib.errors import CodesetError
-from codesetlib.expand import expand_rules, open_codeset_release
+from codesetlib.expand import Expansion, expand_rules, open_codeset_release
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USER_ERROR = 0, 1, 2
 # A process stopped by signal N exits with 128 + N, as the shell reports it.
@@ -79,12 +80,18 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_expand(args: argparse.Namespace) -> int:
-    folder = _folder(args)
+def _expanded(folder: Path) -> tuple[Codeset, Expansion]:
+    """The codeset in `folder` and its expansion; an error in a rule names the file it is in."""
+    codeset = load_codeset(folder)
     try:
-        expansion = expand_rules(load_codeset(folder))
+        return codeset, expand_rules(codeset)
     except CodesetError as exc:
         raise exc.located(folder / CODESET_FILE) from None
+
+
+def cmd_expand(args: argparse.Namespace) -> int:
+    folder = _folder(args)
+    _, expansion = _expanded(folder)
     if args.write:
         path = write_codes(folder, expansion.codes)
         print(f"wrote {len(expansion.codes)} codes to {path}", file=sys.stderr)
@@ -341,8 +348,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from codesetlib.interchange import export_codeset
 
     out = _check_out_file(args.out, args.force) if args.out else None
-    codeset = load_codeset(_folder(args))
-    text = export_codeset(codeset, expand_rules(codeset), args.format)
+    codeset, expansion = _expanded(_folder(args))
+    text = export_codeset(codeset, expansion, args.format)
     if out is not None:
         atomic.write_text(out, text)
     else:

@@ -733,6 +733,13 @@ CASES = [
         edit(YAML, '"363346000"', '"22298006"'),
     ),
     Case(
+        "rule concept not in the release, exported",
+        ["export", "cancer_diagnosis", "--format", "opencodelists"],
+        2,
+        (f"{YAML}: rules[R1].concept: 22298006", f"is not in {TEACHING}"),
+        edit(YAML, '"363346000"', '"22298006"'),
+    ),
+    Case(
         "rule concept with a wrong check digit",
         ["expand", "cancer_diagnosis"],
         2,
