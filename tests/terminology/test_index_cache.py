@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from codesetlib.errors import TerminologyError
 from codesetlib.terminology import index, snomedct
 from codesetlib.terminology.snomedct import SnomedCT
 from tests.fixtures.rf2 import CONCEPTS, write_release
@@ -78,3 +79,21 @@ def test_reachable_follows_every_parent():
     assert index.reachable(indptr, indices, 0).tolist() == [1, 2, 3, 4]
     assert index.reachable(indptr, indices, 3).tolist() == [4]
     assert index.reachable(indptr, indices, 4).tolist() == []
+
+
+def test_a_damaged_index_in_the_cache_is_named(tmp_path, cache):
+    folder = write_release(tmp_path)
+    index_file = SnomedCT(folder).index_file
+    index_file.write_bytes(b"not a duckdb file" * 100)
+    with pytest.raises(TerminologyError, match="cannot be opened") as raised:
+        SnomedCT(folder)
+    assert raised.value.path == str(index_file)
+
+
+def test_a_cache_folder_that_cannot_be_made_is_named(tmp_path, monkeypatch):
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("CODESET_CACHE_DIR", str(blocked))
+    with pytest.raises(TerminologyError, match="CODESET_CACHE_DIR") as raised:
+        SnomedCT(write_release(tmp_path / "releases"))
+    assert raised.value.path == str(blocked)
