@@ -35,8 +35,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from codesetlib.cohort import CodesetCodes, CohortDefinition, DuckDBEngine, PandasReference
-from codesetlib.measures import Intervals, Measure, compute_measure
+from codesetlib.cohorts import CodesetCodes, CohortDefinition, DuckDBEngine, PandasReference
+from codesetlib.cohorts.measures import Intervals, Measure, compute_measure
 
 RESULTS = Path(__file__).parent / "results"
 INDEX = dt.date(2024, 3, 31)
@@ -422,7 +422,7 @@ def write_results(results: list[dict], threads: int, repeats: int) -> None:
         "- **→ Arrow**: the same two queries stopping at the Arrow table (the engine by "
         "`DuckDBEngine.to_pyarrow` on the cached plan), leaving out the conversion to pandas.",
         "",
-        "The engine's SQL is compiled from the definition (`codesetlib/cohort/plan.py`): the "
+        "The engine's SQL is compiled from the definition (`codesetlib/cohorts/plan.py`): the "
         "population conditions (alive, age) filter the patients first, the registration on the index "
         "date is an inner join, the diabetes rule is a semi join to the coded events in its window, "
         "the latest HbA1c value and its date are one aggregate (`arg_max` by date, code, value) over "

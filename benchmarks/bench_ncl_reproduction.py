@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from codesetlib.data.synthetic import SynthParams, generate_dataset
 from codesetlib.reproductions import ncl
-from codesetlib.synthetic import SynthParams, generate_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -23,7 +23,7 @@ TARGET_SECONDS, TARGET_GIB = 60.0, 4.0
 CHILD = """
 import json, os, resource, sys, threading, time
 from pathlib import Path
-from codesetlib.synthetic import SynthParams, generate_dataset
+from codesetlib.data.synthetic import SynthParams, generate_dataset
 
 def tree_rss_kib(root):
     # Resident memory of this process and all its descendants (workers of the forkserver included).

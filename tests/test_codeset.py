@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.codeset import (
+from codesetlib.codesets.codeset import (
     CodeRow,
     available_codesets,
     codeset_dir,
@@ -10,7 +10,7 @@ from codesetlib.codeset import (
     read_codes,
     write_codes,
 )
-from codesetlib.errors import CodesetFormatError, CodesetNotFound
+from codesetlib.core.errors import CodesetFormatError, CodesetNotFound
 from tests.conftest import CODESET_YAML, write_codeset
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.codeset import load_codeset
-from codesetlib.errors import CodesetFormatError
+from codesetlib.codesets.codeset import load_codeset
+from codesetlib.core.errors import CodesetFormatError
 from tests.conftest import CODESET_YAML
 
 GOOD = CODESET_YAML.format(id="cancer")

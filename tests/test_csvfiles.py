@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.csvfiles import csv_text, escape_cell, read_csv, unescape_cell
-from codesetlib.errors import CodesetFormatError
+from codesetlib.core.csvfiles import csv_text, escape_cell, read_csv, unescape_cell
+from codesetlib.core.errors import CodesetFormatError
 
 
 @pytest.mark.parametrize(

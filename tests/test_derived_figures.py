@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codesetlib.book.disclosure_scan import scan_derived_page
-from codesetlib.book.tables import html_table
-from codesetlib.disclosure import (
+from codesetlib.cohorts.measures import outside_limits
+from codesetlib.core.disclosure import (
     SUPPRESSED_FIGURE,
     Derived,
     DisclosureSettings,
@@ -19,9 +18,10 @@ from codesetlib.disclosure import (
     derived_figure,
     protect_counts,
 )
-from codesetlib.intervals import wilson
-from codesetlib.measures import outside_limits
-from codesetlib.validation_report import protected_accuracy
+from codesetlib.core.intervals import wilson
+from codesetlib.record.book.disclosure_scan import scan_derived_page
+from codesetlib.record.book.tables import html_table
+from codesetlib.validation.report import protected_accuracy
 
 SENSITIVITY = Derived("wilson", "TP", ("TP", "FN"))
 

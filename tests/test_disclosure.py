@@ -3,7 +3,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codesetlib.disclosure import DisclosureSettings, protect_counts, protect_table, with_margins
+from codesetlib.core.disclosure import (
+    DisclosureSettings,
+    protect_counts,
+    protect_table,
+    with_margins,
+)
 
 
 def test_small_counts_are_suppressed_and_the_rest_rounded():

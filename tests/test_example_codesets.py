@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.codeset import (
+from codesetlib.codesets.codeset import (
     HISTORY_DIR,
     Codeset,
     available_codesets,
@@ -20,9 +20,9 @@ from codesetlib.codeset import (
     load_codeset,
     read_codes,
 )
-from codesetlib.diff import diff_versions
-from codesetlib.expand import expand_rules
-from codesetlib.lint import codes_by_codeset, lint_codeset
+from codesetlib.codesets.diff import diff_versions
+from codesetlib.codesets.expand import expand_rules
+from codesetlib.codesets.lint import codes_by_codeset, lint_codeset
 from codesetlib.terminology import open_release
 
 CODESETS = Path(__file__).resolve().parent.parent / "codesets"

@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.codeset import load_codeset
-from codesetlib.errors import UnknownCode
-from codesetlib.expand import expand_rules
+from codesetlib.codesets.codeset import load_codeset
+from codesetlib.codesets.expand import expand_rules
+from codesetlib.core.errors import UnknownCode
 from tests.conftest import CODESET_YAML, write_codeset
 
 

@@ -5,10 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.codeset import CodeRow, load_codeset
-from codesetlib.errors import CodesetFormatError
-from codesetlib.expand import Expansion, expand_rules
-from codesetlib.interchange import export_codeset, new_codeset, rules_from_file, write_codeset
+from codesetlib.codesets.codeset import CodeRow, load_codeset
+from codesetlib.codesets.expand import Expansion, expand_rules
+from codesetlib.codesets.interchange import (
+    export_codeset,
+    new_codeset,
+    rules_from_file,
+    write_codeset,
+)
+from codesetlib.core.errors import CodesetFormatError
 from tests.conftest import write_codeset as write_yaml
 
 

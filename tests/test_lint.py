@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 from stdnum import verhoeff
 
-from codesetlib.codeset import load_codeset, read_codes, write_codes
-from codesetlib.expand import expand_rules
-from codesetlib.lint import identifier_problem, lint_codeset
-from codesetlib.versions import publish
+from codesetlib.codesets.codeset import load_codeset, read_codes, write_codes
+from codesetlib.codesets.expand import expand_rules
+from codesetlib.codesets.lint import identifier_problem, lint_codeset
+from codesetlib.codesets.versions import publish
 from tests.conftest import CODESET_YAML, write_codeset
 from tests.fixtures.rf2 import CONCEPTS, write_release
 

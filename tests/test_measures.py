@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from codesetlib.cohort import CohortDefinition, DuckDBEngine, PandasReference
-from codesetlib.disclosure import DisclosureSettings
-from codesetlib.measures import (
+from codesetlib.cohorts import CohortDefinition, DuckDBEngine, PandasReference
+from codesetlib.cohorts.measures import (
     Intervals,
     Measure,
     compute_measure,
@@ -20,6 +19,7 @@ from codesetlib.measures import (
     funnel_plot,
     protect_measure,
 )
+from codesetlib.core.disclosure import DisclosureSettings
 from tests.cohort import spec
 
 D = dt.date

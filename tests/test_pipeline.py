@@ -7,9 +7,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from codesetlib.errors import StudyError
-from codesetlib.pipeline import RUNS_FILE, run_notebooks
-from codesetlib.study import NotebookRun, Study
+from codesetlib.core.errors import StudyError
+from codesetlib.record.pipeline import RUNS_FILE, run_notebooks
+from codesetlib.record.study import NotebookRun, Study
 
 
 def notebook(path: Path, body: str) -> Path:

@@ -14,11 +14,11 @@ import nbformat
 import pytest
 import yaml
 
-from codesetlib.pipeline import GENERATED, run_notebooks
-from codesetlib.provenance import PACKAGE, source_hash
-from codesetlib.run_cache import study_inputs
-from codesetlib.study import Study
-from codesetlib.synthetic import SynthParams, generate_dataset
+from codesetlib.data.synthetic import SynthParams, generate_dataset
+from codesetlib.record.pipeline import GENERATED, run_notebooks
+from codesetlib.record.provenance import PACKAGE, source_hash
+from codesetlib.record.run_cache import study_inputs
+from codesetlib.record.study import Study
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -297,12 +297,14 @@ def test_a_change_to_any_file_the_kit_ships_runs_every_notebook_again(tmp_path: 
     """The source, and the teaching releases and calibrations shipped beside it."""
     copy = Path(shutil.copytree(PACKAGE, tmp_path / "codesetlib"))
     assert source_hash(copy) == source_hash()
-    release = next((copy / "terminology" / "teaching" / "releases").rglob("*Concept_Snapshot*.txt"))
+    release = next(
+        (copy / "terminology" / "teaching_edition" / "releases").rglob("*Concept_Snapshot*.txt")
+    )
     with release.open("a") as handle:
         handle.write("\n")
     changed = source_hash(copy)
     assert changed != source_hash()
-    (copy / "synthetic" / "config" / "extra.yaml").write_text("x: 1\n")
+    (copy / "data" / "synthetic" / "config" / "extra.yaml").write_text("x: 1\n")
     assert source_hash(copy) != changed
     assert shared()["source"] == source_hash()
 

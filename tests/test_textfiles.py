@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.errors import CodesetFormatError
-from codesetlib.textfiles import file_problem, read_text, text_lines
+from codesetlib.core.errors import CodesetFormatError
+from codesetlib.core.textfiles import file_problem, read_text, text_lines
 
 
 def test_bytes_that_are_not_utf8_are_named_by_line_and_offset(tmp_path: Path):

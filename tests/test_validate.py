@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from codesetlib.codeset import load_codeset
-from codesetlib.expand import expand_rules
-from codesetlib.validate import (
+from codesetlib.codesets.codeset import load_codeset
+from codesetlib.codesets.expand import expand_rules
+from codesetlib.validation.metrics import (
     AnomalyRules,
     accuracy,
     anomalies,

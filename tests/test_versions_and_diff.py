@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from stdnum import verhoeff
 
-from codesetlib.codeset import (
+from codesetlib.codesets.codeset import (
     CODES_FILE,
     NOT_HASHED,
     Change,
@@ -29,11 +29,9 @@ from codesetlib.codeset import (
     read_codes,
     write_codes,
 )
-from codesetlib.diff import diff_releases, diff_versions
-from codesetlib.errors import CodesetError, CodesetFormatError
-from codesetlib.expand import expand_rules
-from codesetlib.terminology import open_release
-from codesetlib.versions import (
+from codesetlib.codesets.diff import diff_releases, diff_versions
+from codesetlib.codesets.expand import expand_rules
+from codesetlib.codesets.versions import (
     PublishingRefused,
     bump,
     next_version,
@@ -43,6 +41,8 @@ from codesetlib.versions import (
     version_dir,
     versions,
 )
+from codesetlib.core.errors import CodesetError, CodesetFormatError
+from codesetlib.terminology import open_release
 from tests.conftest import write_codeset
 from tests.fixtures.rf2 import CONCEPTS, write_release
 

@@ -34,9 +34,11 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from codesetlib.codeset import Codeset, codeset_dir, load_codeset
-from codesetlib.cohort.dates import Offset, add_offset
-from codesetlib.disclosure import (
+from codesetlib.codesets.codeset import Codeset, codeset_dir, load_codeset
+from codesetlib.codesets.expand import expand_rules
+from codesetlib.cohorts.dates import Offset, add_offset
+from codesetlib.cohorts.measures import protect_measure
+from codesetlib.core.disclosure import (
     SUPPRESSED_FIGURE,
     Derived,
     DisclosureSettings,
@@ -44,10 +46,8 @@ from codesetlib.disclosure import (
     protect_counts,
     shown_numbers,
 )
-from codesetlib.expand import expand_rules
-from codesetlib.intervals import wilson
-from codesetlib.measures import protect_measure
-from codesetlib.synthetic.manifest import dataset_tables
+from codesetlib.core.intervals import wilson
+from codesetlib.data.synthetic.manifest import dataset_tables
 
 CODESETS = [
     "ethnicity",
@@ -194,7 +194,7 @@ def load_codesets(
     codesets_dir: Path, ids: list[str] = CODESETS, versions: dict[str, str] | None = None
 ) -> dict[str, Codeset]:
     """The minimum-dataset codesets at their current (or given) versions."""
-    from codesetlib.versions import version_dir
+    from codesetlib.codesets.versions import version_dir
 
     versions = versions or {}
     out = {}
@@ -426,7 +426,7 @@ def read_rates(path: Path) -> pd.DataFrame:
     expected = {"age_from", "age_to", "sex", "rate_per_100k"}
     missing = expected - set(rates.columns)
     if missing:
-        from codesetlib.errors import DatasetError
+        from codesetlib.core.errors import DatasetError
 
         raise DatasetError(f"missing column(s) {', '.join(sorted(missing))}", path=path, line=1)
     return rates
@@ -480,7 +480,7 @@ FAULTS = [
 
 def faulty_codeset(fault: Fault, good: Codeset, other_release: str) -> Codeset:
     """The codeset with the fault made in it (rules changed as a careless author would)."""
-    from codesetlib.codeset import Rule
+    from codesetlib.codesets.codeset import Rule
 
     rules = list(good.rules)
     if fault.name == "descendants left out":

@@ -16,21 +16,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from codesetlib.disclosure import (
+from codesetlib.core.disclosure import (
     Derived,
     DisclosureSettings,
     add_derived,
     percent,
     protect_counts,
 )
-from codesetlib.errors import DatasetError
-from codesetlib.paths import resolve
+from codesetlib.core.errors import DatasetError
+from codesetlib.core.paths import resolve
+from codesetlib.data.synthetic.calibration import Calibration, load_calibration
+from codesetlib.data.synthetic.generate import dataset_is_current, generate_dataset
+from codesetlib.data.synthetic.manifest import dataset_damage
+from codesetlib.data.synthetic.params import CONFIG_DIR, DEFAULT_CALIBRATION, make_params
+from codesetlib.data.synthetic.writer import MANIFEST, sha256_of
 from codesetlib.reproductions import ncl
-from codesetlib.synthetic.calibration import Calibration, load_calibration
-from codesetlib.synthetic.generate import dataset_is_current, generate_dataset
-from codesetlib.synthetic.manifest import dataset_damage
-from codesetlib.synthetic.params import CONFIG_DIR, DEFAULT_CALIBRATION, make_params
-from codesetlib.synthetic.writer import MANIFEST, sha256_of
 
 ALTERNATIVE_CALIBRATION = CONFIG_DIR / "ncl_calibration_alternative.yaml"
 

@@ -5,7 +5,7 @@ codeset being built (rules, decisions, the codes they give); `widgets` only wire
 builder; `exercises` grades a learner's fix of each flawed codeset from the terminology.
 """
 
-from codesetlib.errors import CodesetError
+from codesetlib.core.errors import CodesetError
 
 
 class BuilderError(CodesetError):

@@ -16,12 +16,12 @@ from typing import Literal
 
 import pandas as pd
 
-from codesetlib.codeset import CODESET_ID, CodeRow, Codeset, Decision, Rule, write_codes
-from codesetlib.disclosure import DisclosureSettings, protect_counts
-from codesetlib.expand import Expansion, expand_rules
-from codesetlib.interchange import new_codeset, write_codeset
-from codesetlib.paths import resolve
-from codesetlib.review import rules_table
+from codesetlib.codesets.codeset import CODESET_ID, CodeRow, Codeset, Decision, Rule, write_codes
+from codesetlib.codesets.expand import Expansion, expand_rules
+from codesetlib.codesets.interchange import new_codeset, write_codeset
+from codesetlib.core.disclosure import DisclosureSettings, protect_counts
+from codesetlib.core.paths import resolve
+from codesetlib.record.codeset_review import rules_table
 from codesetlib.teaching import BuilderError
 from codesetlib.teaching.counts import PatientCounter
 from codesetlib.terminology import Concept, Terminology, open_release

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from codesetlib.errors import DatasetError
-from codesetlib.paths import resolve
-from codesetlib.synthetic.manifest import dataset_tables
+from codesetlib.core.errors import DatasetError
+from codesetlib.core.paths import resolve
+from codesetlib.data.synthetic.manifest import dataset_tables
 
 EVENT_COLUMNS = ["patient_id", "date", "code"]
 

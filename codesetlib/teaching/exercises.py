@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from codesetlib.codeset import CodeRow, Codeset, Rule, load_codeset, read_codes
-from codesetlib.disclosure import DisclosureSettings
-from codesetlib.errors import CodesetError
-from codesetlib.expand import Expansion, expand_rules, open_codeset_release
-from codesetlib.lint import drift, lint_codeset
-from codesetlib.paths import resolve
+from codesetlib.codesets.codeset import CodeRow, Codeset, Rule, load_codeset, read_codes
+from codesetlib.codesets.expand import Expansion, expand_rules, open_codeset_release
+from codesetlib.codesets.lint import drift, lint_codeset
+from codesetlib.core.disclosure import DisclosureSettings
+from codesetlib.core.errors import CodesetError
+from codesetlib.core.paths import resolve
 from codesetlib.teaching import BuilderError
 from codesetlib.teaching.builder import CodesetBuilder
 from codesetlib.teaching.counts import PatientCounter

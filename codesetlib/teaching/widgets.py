@@ -15,9 +15,9 @@ from pathlib import Path
 import ipywidgets as widgets
 import pandas as pd
 
-from codesetlib.book.tables import html_table
-from codesetlib.errors import CodesetError
-from codesetlib.paths import resolve
+from codesetlib.core.errors import CodesetError
+from codesetlib.core.paths import resolve
+from codesetlib.record.book.tables import html_table
 from codesetlib.teaching.builder import COUNT_COLUMNS, CodesetBuilder
 from codesetlib.terminology import Concept
 

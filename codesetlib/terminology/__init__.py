@@ -14,10 +14,10 @@ import os
 import warnings
 from pathlib import Path
 
-from codesetlib.errors import CodesetError, TerminologyError
+from codesetlib.core.errors import CodesetError, TerminologyError
+from codesetlib.core.textfiles import file_problem
 from codesetlib.terminology import dmd, icd10, snomedct
 from codesetlib.terminology.base import Concept, Release, ReleaseSkipped, Terminology
-from codesetlib.textfiles import file_problem
 
 __all__ = [
     "Concept",
@@ -28,7 +28,7 @@ __all__ = [
     "open_release",
 ]
 
-SHIPPED = Path(__file__).parent / "teaching" / "releases"
+SHIPPED = Path(__file__).parent / "teaching_edition" / "releases"
 
 
 def release_search_paths() -> list[Path]:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from codesetlib.errors import TerminologyError, UnknownCode
+from codesetlib.core.errors import TerminologyError, UnknownCode
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from codesetlib.errors import TerminologyError
+from codesetlib.core.errors import TerminologyError
+from codesetlib.core.paths import cache_dir
 
 # Bump when the index layout changes, so that old cache entries are not read with new code.
 INDEX_FORMAT = 1
-
-
-def cache_dir() -> Path:
-    """The folder that holds indexed releases (created when first needed)."""
-    configured = os.environ.get("CODESET_CACHE_DIR")
-    return Path(configured) if configured else Path.home() / ".cache" / "codesetlib"
 
 
 def fingerprint(files: Iterable[Path], extra: str = "") -> str:

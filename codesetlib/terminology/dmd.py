@@ -17,11 +17,11 @@ from xml.parsers import expat
 
 import pyarrow as pa
 
+from codesetlib.core.textfiles import file_problem, one_line
 from codesetlib.terminology.base import MalformedRelease, MissingReleaseFile, Release
 from codesetlib.terminology.cache import index_path
 from codesetlib.terminology.identifiers import dmd_id_problem, first_bad_sctid
 from codesetlib.terminology.index import IndexedTerminology, ReleaseTables, build_index
-from codesetlib.textfiles import file_problem, one_line
 
 SYSTEM = "dmd"
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from codesetlib.csvfiles import read_csv
+from codesetlib.core.csvfiles import read_csv
+from codesetlib.core.textfiles import one_line
 from codesetlib.terminology.base import MalformedRelease, Release
 from codesetlib.terminology.cache import index_path
 from codesetlib.terminology.identifiers import icd10_problem, normalise_icd10
@@ -26,7 +27,6 @@ from codesetlib.terminology.index import (
     build_index,
     empty_history,
 )
-from codesetlib.textfiles import one_line
 
 SYSTEM = "icd10"
 WHO_RELEASE = "icd10-who-2019"

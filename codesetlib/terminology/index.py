@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from codesetlib.errors import TerminologyError
+from codesetlib.core.errors import TerminologyError
 from codesetlib.terminology.base import (
     Concept,
     HierarchyCycle,

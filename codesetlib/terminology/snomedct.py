@@ -18,7 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as arrow_csv
 
-from codesetlib.errors import TerminologyError
+from codesetlib.core.errors import TerminologyError
+from codesetlib.core.textfiles import one_line, text_lines
 from codesetlib.terminology.base import MalformedRelease, MissingReleaseFile, Release
 from codesetlib.terminology.cache import index_path
 from codesetlib.terminology.identifiers import (
@@ -28,7 +29,6 @@ from codesetlib.terminology.identifiers import (
     verhoeff_valid,
 )
 from codesetlib.terminology.index import IndexedTerminology, ReleaseTables, build_index
-from codesetlib.textfiles import one_line, text_lines
 
 __all__ = ["CONCEPT_PARTITIONS", "SnomedCT", "find_release", "sctid_problem", "verhoeff_valid"]
 

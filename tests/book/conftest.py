@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.pipeline import run_study
+from codesetlib.record.pipeline import run_study
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "build" / "test-artifacts"

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.book.disclosure_scan import scan_book, scan_page
-from codesetlib.codeset import load_codeset, read_codes
-from codesetlib.disclosure import DisclosureSettings
-from codesetlib.pipeline import run_study
-from codesetlib.study import load_study
+from codesetlib.codesets.codeset import load_codeset, read_codes
+from codesetlib.core.disclosure import DisclosureSettings
+from codesetlib.record.book.disclosure_scan import scan_book, scan_page
+from codesetlib.record.pipeline import run_study
+from codesetlib.record.study import load_study
 from tests.book.conftest import ROOT
 
 pytestmark = pytest.mark.book

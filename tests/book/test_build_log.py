@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.book.build import BUILD_LOG, build_book
-from codesetlib.errors import StudyError
+from codesetlib.core.errors import StudyError
+from codesetlib.record.book.build import BUILD_LOG, build_book
 
 pytestmark = pytest.mark.book
 

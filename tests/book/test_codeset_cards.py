@@ -10,21 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.book.cards import (
+from codesetlib.codesets.codeset import CODES_FILE, Rule, load_codeset, read_codes, write_codes
+from codesetlib.codesets.expand import expand_rules, rule_matches
+from codesetlib.codesets.interchange import new_codeset, rules_from_file, write_codeset
+from codesetlib.codesets.versions import version_dir
+from codesetlib.core.csvfiles import csv_text
+from codesetlib.record.book.cards import (
     OVERVIEW_PAGE,
     codeset_card,
     decision_for,
     version_files,
     write_cards,
 )
-from codesetlib.book.disclosure_scan import _Tables
-from codesetlib.codeset import CODES_FILE, Rule, load_codeset, read_codes, write_codes
-from codesetlib.csvfiles import csv_text
-from codesetlib.expand import expand_rules, rule_matches
-from codesetlib.interchange import new_codeset, rules_from_file, write_codeset
-from codesetlib.study import load_study
+from codesetlib.record.book.disclosure_scan import _Tables
+from codesetlib.record.study import load_study
 from codesetlib.terminology import open_release
-from codesetlib.versions import version_dir
 from tests.book.conftest import ROOT
 
 CODESETS = ROOT / "codesets"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import nbformat
 
-from codesetlib.book.execute import (
+from codesetlib.record.book.execute import (
     MODEL_REFERENCE,
     WIDGET_STATE,
     WIDGET_VIEW,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from matplotlib.figure import Figure
 
-from codesetlib.book.figures import figure_html, figure_png
+from codesetlib.record.book.figures import figure_html, figure_png
 
 pytestmark = pytest.mark.book
 

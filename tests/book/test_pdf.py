@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.book.pdf import PDF_FILE, build_pdf, build_single_page, root_page
-from codesetlib.errors import StudyError
+from codesetlib.core.errors import StudyError
+from codesetlib.record.book.pdf import PDF_FILE, build_pdf, build_single_page, root_page
 
 pytestmark = pytest.mark.book
 # Sphinx's own pages, which are not part of the record.

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.book.disclosure_scan import _Tables, scan_book
-from codesetlib.cohort import load_definition
-from codesetlib.disclosure import DisclosureSettings
-from codesetlib.study import load_study
+from codesetlib.cohorts import load_definition
+from codesetlib.core.disclosure import DisclosureSettings
+from codesetlib.record.book.disclosure_scan import _Tables, scan_book
+from codesetlib.record.study import load_study
 from tests.book.conftest import ROOT
 from tests.book.test_book_build import text_of
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.pipeline import run_study
+from codesetlib.record.pipeline import run_study
 from tests.book.conftest import ROOT
 
 pytestmark = pytest.mark.book

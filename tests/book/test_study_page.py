@@ -8,19 +8,19 @@ from pathlib import Path
 import papermill
 import pytest
 
-from codesetlib.book.study_page import (
+from codesetlib.cohorts.load import load_definition
+from codesetlib.core.disclosure import DisclosureSettings
+from codesetlib.core.errors import StudyError
+from codesetlib.data.synthetic import SynthParams, generate_dataset
+from codesetlib.record.book.study_page import (
     citation_text,
     cohorts_and_measures,
     read_citation,
     shown_count,
     study_summary,
 )
-from codesetlib.cohort.load import load_definition
-from codesetlib.disclosure import DisclosureSettings
-from codesetlib.errors import StudyError
-from codesetlib.pipeline import check_codesets
-from codesetlib.study import NotebookRun, Study, load_study
-from codesetlib.synthetic import SynthParams, generate_dataset
+from codesetlib.record.pipeline import check_codesets
+from codesetlib.record.study import NotebookRun, Study, load_study
 from tests.book.conftest import ROOT
 
 STUDY = ROOT / "study.yaml"

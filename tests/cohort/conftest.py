@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.cohort import DuckDBEngine, PandasReference
+from codesetlib.cohorts import DuckDBEngine, PandasReference
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -25,7 +25,7 @@ def spark_session():
     if shutil.which("java") is None:
         pytest.skip("Spark needs Java 17+ (apt-get install -y openjdk-17-jre-headless)")
     warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support pandas.*")
-    from codesetlib.cohort.spark_engine import local_session
+    from codesetlib.cohorts.engines.spark_engine import local_session
 
     session = local_session(partitions=2)
     session.sparkContext.setLogLevel("ERROR")
@@ -44,6 +44,6 @@ def make_engine(request: pytest.FixtureRequest) -> Callable[[Path], object]:
     if request.param == "pandas":
         return PandasReference.from_dataset
     session = request.getfixturevalue("spark_session")
-    from codesetlib.cohort.spark_engine import SparkEngine
+    from codesetlib.cohorts.engines.spark_engine import SparkEngine
 
     return lambda folder: SparkEngine(folder, session)

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from codesetlib.cohort import CodesetCodes
+from codesetlib.cohorts import CodesetCodes
 
 D = dt.date
 INDEX = D(2024, 3, 31)

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from codesetlib.cohort import CodesetCodes, DuckDBEngine, load_definition
-from codesetlib.errors import CohortError
+from codesetlib.cohorts import CodesetCodes, DuckDBEngine, load_definition
+from codesetlib.core.errors import CohortError
 from tests.cohort import spec
 
 

@@ -6,9 +6,9 @@ import ibis
 import pandas as pd
 import pytest
 
-from codesetlib.cohort.dates import Offset, add_offset, age_on, interval_starts
-from codesetlib.cohort.model import Window
-from codesetlib.cohort.plan import shifted
+from codesetlib.cohorts.dates import Offset, add_offset, age_on, interval_starts
+from codesetlib.cohorts.model import Window
+from codesetlib.cohorts.plan import shifted
 
 D = dt.date
 

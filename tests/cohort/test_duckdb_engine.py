@@ -8,9 +8,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from codesetlib.cohort import CodeCohort, DuckDBEngine
-from codesetlib.cohort.definition import cohort_patients, patients_per_code
-from codesetlib.errors import DatasetError
+from codesetlib.cohorts import CodeCohort, DuckDBEngine
+from codesetlib.cohorts.definition import cohort_patients, patients_per_code
+from codesetlib.core.errors import DatasetError
 
 D = dt.date
 
@@ -100,7 +100,7 @@ def test_a_missing_column_is_named(dataset):
 
 
 def test_results_have_the_types_ibis_gives(tmp_path):
-    from codesetlib.cohort import CohortDefinition
+    from codesetlib.cohorts import CohortDefinition
     from tests.cohort import spec
 
     engine = DuckDBEngine(spec.write_tables(tmp_path))
@@ -111,7 +111,7 @@ def test_results_have_the_types_ibis_gives(tmp_path):
 
 
 def test_rules_narrow_the_rows_before_criteria_that_share_a_window_are_aggregated_once(tmp_path):
-    from codesetlib.cohort import CohortDefinition
+    from codesetlib.cohorts import CohortDefinition
     from tests.cohort import spec
 
     engine = DuckDBEngine(spec.write_tables(tmp_path))
@@ -122,7 +122,7 @@ def test_rules_narrow_the_rows_before_criteria_that_share_a_window_are_aggregate
 
 
 def test_a_definition_run_again_reuses_its_plan_and_sql(tmp_path):
-    from codesetlib.cohort import CohortDefinition
+    from codesetlib.cohorts import CohortDefinition
     from tests.cohort import spec
 
     engine = DuckDBEngine(spec.write_tables(tmp_path))

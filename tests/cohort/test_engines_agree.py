@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from codesetlib.cohort import CodesetCodes, CohortDefinition, DuckDBEngine, PandasReference
+from codesetlib.cohorts import CodesetCodes, CohortDefinition, DuckDBEngine, PandasReference
 from tests.cohort import spec
 
 D = dt.date
@@ -185,7 +185,7 @@ def test_duckdb_agrees_with_the_pandas_reference(tables, definition):
 )
 @given(tables=datasets(), definition=definitions())
 def test_spark_agrees_with_duckdb_and_pandas(spark_session, tables, definition):
-    from codesetlib.cohort.spark_engine import SparkEngine
+    from codesetlib.cohorts.engines.spark_engine import SparkEngine
 
     with tempfile.TemporaryDirectory() as folder:
         data = spec.write_tables(Path(folder), tables)

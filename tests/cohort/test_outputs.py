@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from codesetlib.cohort import CohortDefinition, DuckDBEngine
-from codesetlib.cohort.attrition import attrition_figure, protected_attrition
-from codesetlib.cohort.table1 import table_one
-from codesetlib.disclosure import DisclosureSettings
+from codesetlib.cohorts import CohortDefinition, DuckDBEngine
+from codesetlib.cohorts.attrition import attrition_figure, protected_attrition
+from codesetlib.cohorts.table1 import table_one
+from codesetlib.core.disclosure import DisclosureSettings
 from tests.cohort import spec
 
 

@@ -3,10 +3,10 @@
 import ibis
 import pandas as pd
 
-from codesetlib.cohort import CodeCohort, CohortDefinition, DuckDBEngine
-from codesetlib.cohort.definition import cohort_patients, patients_per_code
-from codesetlib.cohort.ibis_engine import IbisEngine
-from codesetlib.cohort.relations import content_name, named_memtable
+from codesetlib.cohorts import CodeCohort, CohortDefinition, DuckDBEngine
+from codesetlib.cohorts.definition import cohort_patients, patients_per_code
+from codesetlib.cohorts.engines.ibis_engine import IbisEngine
+from codesetlib.cohorts.relations import content_name, named_memtable
 from tests.cohort import spec
 
 COHORT = CodeCohort(codeset="diabetes", codes=("44054006", "73211009"), index_date="2024-01-01")

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from codesetlib.cohort import CohortDefinition
+from codesetlib.cohorts import CohortDefinition
 from tests.cohort import spec
 
 D = dt.date

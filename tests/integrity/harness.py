@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codesetlib.cli import main
+from codesetlib.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 CODESET = [sys.executable, "-m", "codesetlib.cli"]

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.cli import main
-from codesetlib.synthetic import SynthParams, generate_dataset
+from codesetlib.cli.main import main
+from codesetlib.data.synthetic import SynthParams, generate_dataset
 from tests.integrity.harness import Case, Outcome, check_outcome, make_project, run_case, snapshot
 
 DATASET = "data/synthetic/small"
@@ -439,7 +439,7 @@ def test_a_regenerated_dataset_is_the_one_the_kit_wrote(template: Path, project:
 def test_a_dataset_checked_again_is_not_read_again(project: Path, tmp_path: Path):
     """The second check of an unchanged table takes its hash from the cache, by the file's
     fingerprint; an edit in place, even with the modification time put back, is read again."""
-    from codesetlib import file_hashes
+    from codesetlib.core import file_hashes
 
     path = project / EVENTS
     old = os.stat(path)

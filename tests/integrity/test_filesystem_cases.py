@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.cli import main
-from codesetlib.synthetic import SynthParams, generate_dataset
+from codesetlib.cli.main import main
+from codesetlib.data.synthetic import SynthParams, generate_dataset
 from tests.integrity.harness import CODESET, Case, check_outcome, make_project, run_case, snapshot
 
 NEW = ["--concept", "73211009", "--title", "T", "--purpose", "P", "--author", "A"]

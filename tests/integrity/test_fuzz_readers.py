@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from codesetlib.codeset import (
+from codesetlib.codesets.codeset import (
     CODES_FILE,
     CODESET_FILE,
     CodeRow,
@@ -25,9 +25,9 @@ from codesetlib.codeset import (
     read_codes,
     write_codes,
 )
-from codesetlib.csvfiles import escape_cell, unescape_cell
-from codesetlib.errors import CodesetError
-from codesetlib.interchange import rules_from_file
+from codesetlib.codesets.interchange import rules_from_file
+from codesetlib.core.csvfiles import escape_cell, unescape_cell
+from codesetlib.core.errors import CodesetError
 from codesetlib.terminology.snomedct import _read_concepts, _read_descriptions, _read_is_a
 from tests.conftest import CODESET_YAML
 from tests.fixtures.rf2 import CONCEPTS, HEADERS

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from codesetlib.synthetic import SynthParams, generate_dataset
+from codesetlib.data.synthetic import SynthParams, generate_dataset
 from tests.integrity.harness import CODESET, ROOT, snapshot
 
 SIGNALS = [signal.SIGINT, signal.SIGTERM]

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from codesetlib.data.synthetic import SynthParams, generate_dataset
 from codesetlib.reproductions import ncl
-from codesetlib.synthetic import SynthParams, generate_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 D = dt.date

@@ -10,14 +10,14 @@ from pathlib import Path
 import papermill
 import pytest
 
-from codesetlib.book.disclosure_scan import scan_derived_page, scan_page
-from codesetlib.book.tables import html_table
-from codesetlib.disclosure import DisclosureSettings
-from codesetlib.errors import DatasetError
+from codesetlib.core.disclosure import DisclosureSettings
+from codesetlib.core.errors import DatasetError
+from codesetlib.data.synthetic import SynthParams, generate_dataset
+from codesetlib.data.synthetic.calibration import load_calibration
+from codesetlib.data.synthetic.params import DEFAULT_CALIBRATION
+from codesetlib.record.book.disclosure_scan import scan_derived_page, scan_page
+from codesetlib.record.book.tables import html_table
 from codesetlib.reproductions import ncl, responds
-from codesetlib.synthetic import SynthParams, generate_dataset
-from codesetlib.synthetic.calibration import load_calibration
-from codesetlib.synthetic.params import DEFAULT_CALIBRATION
 
 ROOT = Path(__file__).resolve().parents[2]
 RATES = ROOT / "data/reference/cancer_incidence.csv"

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from codesetlib.synthetic import SynthParams, generate_dataset
+from codesetlib.data.synthetic import SynthParams, generate_dataset
 from codesetlib.terminology import open_release
 
 RATE_PATIENTS = 30_000

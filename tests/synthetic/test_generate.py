@@ -5,11 +5,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from codesetlib.cli import main
-from codesetlib.errors import CodesetError, DatasetError
-from codesetlib.synthetic import SynthParams, generate_dataset, load_params, read_manifest
-from codesetlib.synthetic import generate as generate_module
-from codesetlib.synthetic.params import DEFAULT_CODE_CHOICE, make_params
+from codesetlib.cli.main import main
+from codesetlib.core.errors import CodesetError, DatasetError
+from codesetlib.data.synthetic import SynthParams, generate_dataset, load_params, read_manifest
+from codesetlib.data.synthetic import generate as generate_module
+from codesetlib.data.synthetic.params import DEFAULT_CODE_CHOICE, make_params
 
 
 @pytest.fixture

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.cohort import DuckDBEngine
-from codesetlib.cohort.pandas_reference import PandasReference
-from codesetlib.errors import DatasetError
-from codesetlib.file_hashes import sha256_of_bytes
+from codesetlib.cohorts import DuckDBEngine
+from codesetlib.cohorts.engines.pandas_reference import PandasReference
+from codesetlib.core.errors import DatasetError
+from codesetlib.core.file_hashes import sha256_of_bytes
+from codesetlib.data.synthetic import SynthParams, generate_dataset
+from codesetlib.data.synthetic.manifest import dataset_tables, read_manifest, verify_dataset
 from codesetlib.reproductions import ncl
-from codesetlib.synthetic import SynthParams, generate_dataset
-from codesetlib.synthetic.manifest import dataset_tables, read_manifest, verify_dataset
 from codesetlib.teaching.counts import PatientCounter
-from codesetlib.validation_data import truth_attributes, truth_patients
+from codesetlib.validation.data import truth_attributes, truth_patients
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def test_tables_without_a_manifest_are_read_as_they_are(dataset: Path):
 
 def test_the_check_of_an_unchanged_dataset_reads_no_table_again(dataset: Path, monkeypatch):
     """Hashes are remembered by fingerprint: a second check opens no table."""
-    from codesetlib import file_hashes
+    from codesetlib.core import file_hashes
 
     monkeypatch.setattr(file_hashes, "SETTLE_SECONDS", -(10**6))
     verify_dataset(dataset)

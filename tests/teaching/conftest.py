@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from codesetlib.disclosure import DisclosureSettings
+from codesetlib.core.disclosure import DisclosureSettings
 from codesetlib.teaching.builder import CodesetBuilder
 from codesetlib.teaching.counts import PatientCounter
 from codesetlib.terminology import open_release

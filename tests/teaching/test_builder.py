@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.codeset import load_codeset, read_codes
-from codesetlib.disclosure import DisclosureSettings
-from codesetlib.lint import lint_codeset
+from codesetlib.codesets.codeset import load_codeset, read_codes
+from codesetlib.codesets.lint import lint_codeset
+from codesetlib.core.disclosure import DisclosureSettings
 from codesetlib.teaching import BuilderError
 from codesetlib.teaching.builder import CodesetBuilder
 from tests.teaching.conftest import LUNG, PRIMARY_LUNG, SMALL_CELL

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from codesetlib.errors import DatasetError
+from codesetlib.core.errors import DatasetError
 from codesetlib.teaching.counts import PatientCounter
 from tests.teaching.conftest import BCC, LUNG, PRIMARY_LUNG, SMALL_CELL
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from codesetlib.codeset import read_codes
-from codesetlib.expand import expand_rules
-from codesetlib.lint import lint_codeset
+from codesetlib.codesets.codeset import read_codes
+from codesetlib.codesets.expand import expand_rules
+from codesetlib.codesets.lint import lint_codeset
 from codesetlib.teaching import BuilderError
 from codesetlib.teaching.exercises import (
     EXERCISES,

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codesetlib.errors import TerminologyError
+from codesetlib.core.errors import TerminologyError
 from codesetlib.terminology import index, snomedct
 from codesetlib.terminology.snomedct import SnomedCT
 from tests.fixtures.rf2 import CONCEPTS, write_release

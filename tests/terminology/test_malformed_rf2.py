@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.errors import CodesetError, TerminologyError
+from codesetlib.core.errors import CodesetError, TerminologyError
 from codesetlib.terminology.snomedct import SnomedCT
 from tests.fixtures.malformed_rf2 import MUTATIONS, expected_path, write_malformed
 

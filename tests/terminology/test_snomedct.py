@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.errors import TerminologyError, UnknownCode
+from codesetlib.core.errors import TerminologyError, UnknownCode
 from codesetlib.terminology import ReleaseSkipped, available_releases, open_release
 from codesetlib.terminology.base import InvalidIdentifier, MalformedRelease
 from codesetlib.terminology.snomedct import SnomedCT, sctid_problem, semantic_tag

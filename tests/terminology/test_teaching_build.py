@@ -3,10 +3,14 @@
 import filecmp
 from pathlib import Path
 
-from codesetlib.terminology.teaching.build import main
+from codesetlib.terminology.teaching_edition.build import main
 
 SHIPPED = (
-    Path(__file__).resolve().parents[2] / "codesetlib" / "terminology" / "teaching" / "releases"
+    Path(__file__).resolve().parents[2]
+    / "codesetlib"
+    / "terminology"
+    / "teaching_edition"
+    / "releases"
 )
 
 

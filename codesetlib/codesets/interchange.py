@@ -1,0 +1,278 @@
+"""Import and export codesets in the formats other tools use.
+
+- `opencodelists`: the CSV an OpenCodelists codelist downloads as (`code,term`).
+- `ehrql`: a codelist CSV as ehrQL's `codelist_from_csv` reads it (a code column, named by `column`).
+- `atlas`: an OHDSI ATLAS concept set expression (JSON `items`: concept, isExcluded,
+  includeDescendants, includeMapped). Rules map one to one; the flat CSV formats import as one
+  single-code rule per code, since they carry no hierarchy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from codesetlib.codesets.codeset import (
+    CODESET_FILE,
+    Codeset,
+    Decision,
+    Person,
+    Rule,
+    write_atomically,
+)
+from codesetlib.codesets.expand import Expansion
+from codesetlib.core.csvfiles import csv_text, read_csv
+from codesetlib.core.errors import CodesetFormatError
+from codesetlib.core.textfiles import one_line, read_text
+from codesetlib.terminology import Concept, Terminology
+
+Format = Literal["opencodelists", "ehrql", "atlas"]
+FORMATS: tuple[Format, ...] = ("opencodelists", "ehrql", "atlas")
+VOCABULARY = {"snomedct": "SNOMED", "dmd": "dm+d", "icd10": "ICD10"}
+
+
+def export_codeset(codeset: Codeset, expansion: Expansion, fmt: Format) -> str:
+    """The codeset in format `fmt`, as text (CSV cells escaped against spreadsheet formulas)."""
+    if fmt == "atlas":
+        return json.dumps(_atlas_expression(codeset), indent=2) + "\n"
+    return csv_text(["code", "term"], ([row.code, row.term] for row in expansion.codes))
+
+
+def _atlas_expression(codeset: Codeset) -> dict:
+    items = []
+    for rule in codeset.rules:
+        if rule.search is not None:
+            raise CodesetFormatError(
+                f"rule {rule.id} selects by search, which an ATLAS concept set cannot express; "
+                "export as opencodelists instead",
+                field=f"rules[{rule.id}]",
+            )
+        code = rule.concept or rule.code
+        items.append(
+            {
+                "concept": {
+                    "CONCEPT_CODE": code,
+                    "CONCEPT_NAME": rule.term,
+                    "VOCABULARY_ID": VOCABULARY[codeset.coding_system],
+                },
+                "isExcluded": rule.action == "exclude",
+                "includeDescendants": bool(rule.concept and rule.descendants),
+                "includeMapped": False,
+            }
+        )
+    return {"items": items}
+
+
+def rules_from_file(
+    path: Path, fmt: Format, terminology: Terminology, column: str = "code"
+) -> list[Rule]:
+    """Rules that reproduce the codelist in `path`; every code must be in `terminology`."""
+    if fmt == "atlas":
+        return _rules_from_atlas(path, terminology)
+    return _rules_from_csv(path, terminology, "code" if fmt == "opencodelists" else column)
+
+
+def _concept(
+    code: str, terminology: Terminology, path: Path, line: int | None, field: str
+) -> Concept:
+    """The release's concept for `code`; a malformed code is refused as such, not as unknown."""
+    concept = terminology.lookup(code)
+    if concept is None:
+        # A code that is not printable is no code of any system, so its escaped form says the same.
+        missing = terminology.missing(one_line(code))
+        raise CodesetFormatError(missing.message, path=path, line=line, field=field)
+    return concept
+
+
+def _rules_from_csv(path: Path, terminology: Terminology, column: str) -> list[Rule]:
+    records = read_csv(path, CodesetFormatError)
+    header = records[0][1] if records else []
+    if column not in header:
+        raise CodesetFormatError(
+            f"no column '{column}' (columns: {one_line(', '.join(header)) or 'none'})",
+            path=path,
+            line=1,
+        )
+    at = header.index(column)
+    rules = []
+    for line, cells in records[1:]:
+        code = cells[at].strip() if at < len(cells) else ""
+        if not code:
+            raise CodesetFormatError("blank code", path=path, line=line, field=column)
+        concept = _concept(code, terminology, path, line, column)
+        rules.append(
+            Rule(id=f"R{len(rules) + 1}", action="include", code=concept.code, term=concept.term)
+        )
+    if not rules:
+        raise CodesetFormatError("no codes", path=path)
+    return rules
+
+
+def _kind(value: object) -> str:
+    """What a JSON value is, in words."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    kinds = {dict: "an object", list: "a list", str: "a string"}
+    return next((k for t, k in kinds.items() if isinstance(value, t)), "a number")
+
+
+def _atlas_items(path: Path) -> list:
+    """The `items` list of an ATLAS concept set expression, refusing any other shape."""
+    text = read_text(path, CodesetFormatError)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CodesetFormatError(
+            f"not an ATLAS concept set expression: not JSON ({exc.msg}, column {exc.colno})",
+            path=path,
+            line=exc.lineno,
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        # Python's own limits: integers of thousands of digits, nesting deeper than its stack.
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+        raise CodesetFormatError(f"not JSON the kit can read: {reason}", path=path) from None
+    if not isinstance(document, dict) or "items" not in document:
+        raise CodesetFormatError(
+            f"not an ATLAS concept set expression: expected an object with a list of items, found "
+            f"{_kind(document) if not isinstance(document, dict) else 'no items'}",
+            path=path,
+            field="items",
+        )
+    items = document["items"]
+    if not isinstance(items, list):
+        raise CodesetFormatError(
+            f"expected a list of concept set items, found {_kind(items)}", path=path, field="items"
+        )
+    if not items:
+        raise CodesetFormatError(
+            "the concept set has no items: nothing to import", path=path, field="items"
+        )
+    return items
+
+
+def _atlas_flag(item: dict, name: str, path: Path, n: int) -> bool:
+    """One of an item's true/false fields; ATLAS writes JSON booleans, so nothing else is guessed at."""
+    value = item.get(name, False)
+    if not isinstance(value, bool):
+        raise CodesetFormatError(
+            f"expected true or false, found {_kind(value)} {json.dumps(value)[:40]}",
+            path=path,
+            field=f"items[{n}].{name}",
+        )
+    return value
+
+
+def _atlas_code(item: object, path: Path, n: int, system: str) -> str:
+    """The concept code of item `n`, refusing an item of another vocabulary or the wrong shape."""
+    if not isinstance(item, dict):
+        raise CodesetFormatError(
+            f"expected an object with a concept, found {_kind(item)}",
+            path=path,
+            field=f"items[{n}]",
+        )
+    concept = item.get("concept")
+    if not isinstance(concept, dict):
+        found = "nothing" if concept is None else _kind(concept)
+        raise CodesetFormatError(
+            f"expected an object with CONCEPT_CODE, found {found}",
+            path=path,
+            field=f"items[{n}].concept",
+        )
+    vocabulary = concept.get("VOCABULARY_ID", VOCABULARY[system])
+    if not isinstance(vocabulary, str) or vocabulary.lower() != VOCABULARY[system].lower():
+        raise CodesetFormatError(
+            f"vocabulary {json.dumps(vocabulary)[:40]} is not the release's coding system "
+            f"({VOCABULARY[system]})",
+            path=path,
+            field=f"items[{n}].concept.VOCABULARY_ID",
+        )
+    code = concept.get("CONCEPT_CODE")
+    field = f"items[{n}].concept.CONCEPT_CODE"
+    if isinstance(code, bool) or not isinstance(code, str | int | None):
+        raise CodesetFormatError(f"expected a code, found {_kind(code)}", path=path, field=field)
+    code = "" if code is None else str(code).strip()
+    if not code:
+        raise CodesetFormatError("missing concept code", path=path, field=field)
+    return code
+
+
+def _rules_from_atlas(path: Path, terminology: Terminology) -> list[Rule]:
+    rules = []
+    for n, item in enumerate(_atlas_items(path)):
+        code = _atlas_code(item, path, n, terminology.system)
+        excluded, descendants, mapped = (
+            _atlas_flag(item, name, path, n)
+            for name in ("isExcluded", "includeDescendants", "includeMapped")
+        )
+        if mapped:
+            raise CodesetFormatError(
+                "includeMapped is not supported: map the concepts first",
+                path=path,
+                field=f"items[{n}]",
+            )
+        concept = _concept(code, terminology, path, None, f"items[{n}].concept.CONCEPT_CODE")
+        action = "exclude" if excluded else "include"
+        rid = f"R{n + 1}"
+        if descendants:
+            rules.append(
+                Rule(
+                    id=rid, action=action, concept=concept.code, term=concept.term, descendants=True
+                )
+            )
+        else:
+            rules.append(Rule(id=rid, action=action, code=concept.code, term=concept.term))
+    return rules
+
+
+def new_codeset(
+    codeset_id: str,
+    *,
+    title: str,
+    coding_system: str,
+    release: str,
+    rules: list[Rule],
+    author: str,
+    purpose: str,
+    source: str | None = None,
+    today: dt.date | None = None,
+) -> Codeset:
+    """A draft codeset (version 0.1.0) with its rules, recording where it came from."""
+    today = today or dt.date.today()
+    decisions = []
+    if source:
+        decisions.append(
+            Decision(
+                about=rules[0].id,
+                decision="review",
+                rationale=f"Imported from {source}; every rule needs clinical review.",
+                by=author,
+                date=today,
+            )
+        )
+    return Codeset(
+        id=codeset_id,
+        title=title,
+        version="0.1.0",
+        status="draft",
+        coding_system=coding_system,
+        terminology_release=release,
+        purpose=purpose,
+        rules=rules,
+        authors=[Person(name=author)],
+        decisions=decisions,
+    )
+
+
+def write_codeset(folder: Path, codeset: Codeset) -> Path:
+    """Write `codeset.yaml` for a new codeset folder (atomically)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = codeset.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+    data = {"id": data.pop("id"), **data}
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    return write_atomically(folder / CODESET_FILE, text)

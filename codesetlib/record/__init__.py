@@ -1,0 +1,1 @@
+"""The methods record: the study, its runner and cache, provenance, and the book's pages."""
