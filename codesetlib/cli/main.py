@@ -250,14 +250,14 @@ def _write_new_codeset(folder: Path, codeset, terminology) -> None:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from codesetlib.codesets.codeset import Rule
+    from codesetlib.codesets.codeset import CodesetRule
     from codesetlib.codesets.interchange import new_codeset
     from codesetlib.terminology import open_release
 
     folder = _free_folder(args)
     terminology = open_release(args.release)
     concept = terminology.concept(args.concept)
-    rule = Rule(id="R1", action="include", concept=concept.code, term=concept.term)
+    rule = CodesetRule(id="R1", action="include", concept=concept.code, term=concept.term)
     codeset = new_codeset(
         args.id,
         title=args.title,

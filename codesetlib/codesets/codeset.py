@@ -48,7 +48,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Rule(_Strict):
+class CodesetRule(_Strict):
     """One ordered step of a codeset's definition.
 
     Exactly one of: `concept` (with or without its descendants), `search` (active concepts whose terms
@@ -67,7 +67,7 @@ class Rule(_Strict):
     note: str | None = None
 
     @model_validator(mode="after")
-    def _one_target(self) -> Rule:
+    def _one_target(self) -> CodesetRule:
         given = [k for k in ("concept", "search", "code") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
@@ -97,7 +97,7 @@ class Person(_Strict):
     affiliation: str | None = None
 
 
-class Review(_Strict):
+class ReviewerSignOff(_Strict):
     """A reviewer's sign-off: who, in what role, when, and whether they approved."""
 
     name: str
@@ -154,9 +154,9 @@ class Codeset(_Strict):
     population: str | None = None
     inclusion_criteria: str | None = None
     exclusion_criteria: str | None = None
-    rules: list[Rule] = Field(min_length=1)
+    rules: list[CodesetRule] = Field(min_length=1)
     authors: list[Person] = Field(min_length=1)
-    reviewers: list[Review] = []
+    reviewers: list[ReviewerSignOff] = []
     references: list[str] = []
     methodology: str | None = None
     known_limitations: str | None = None
@@ -179,7 +179,7 @@ class Codeset(_Strict):
 
     @field_validator("rules")
     @classmethod
-    def _rule_ids_unique(cls, rules: list[Rule]) -> list[Rule]:
+    def _rule_ids_unique(cls, rules: list[CodesetRule]) -> list[CodesetRule]:
         seen: set[str] = set()
         for rule in rules:
             if rule.id in seen:
@@ -199,7 +199,7 @@ class Codeset(_Strict):
             )
         return self
 
-    def rule(self, rule_id: str) -> Rule | None:
+    def rule(self, rule_id: str) -> CodesetRule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
 
     def open_decisions(self) -> list[tuple[int, Decision]]:

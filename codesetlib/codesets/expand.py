@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codesetlib.codesets.codeset import CodeRow, Codeset, Rule
+from codesetlib.codesets.codeset import CodeRow, Codeset, CodesetRule
 from codesetlib.core.errors import CodesetFormatError
 from codesetlib.terminology import Terminology, open_release
 
@@ -13,7 +13,7 @@ from codesetlib.terminology import Terminology, open_release
 class RuleEffect:
     """What one rule did during expansion: the codes it matched, added and removed."""
 
-    rule: Rule
+    rule: CodesetRule
     matched: frozenset[str]
     added: frozenset[str]
     removed: frozenset[str]
@@ -32,13 +32,13 @@ class Expansion:
         return frozenset(row.code for row in self.codes)
 
 
-def _known(code: str, rule: Rule, field: str, terminology: Terminology) -> None:
+def _known(code: str, rule: CodesetRule, field: str, terminology: Terminology) -> None:
     if terminology.lookup(code) is None:
         named = f"{code} ({rule.term or rule.search})"
         raise terminology.missing(code, named, field=f"rules[{rule.id}].{field}")
 
 
-def rule_matches(rule: Rule, terminology: Terminology) -> frozenset[str]:
+def rule_matches(rule: CodesetRule, terminology: Terminology) -> frozenset[str]:
     """The codes a rule names: a concept (and its descendants when asked), one code, or a search."""
     if rule.search is not None:
         found = {c.code for c in terminology.search(rule.search)}

@@ -19,9 +19,9 @@ import yaml
 from codesetlib.codesets.codeset import (
     CODESET_FILE,
     Codeset,
+    CodesetRule,
     Decision,
     Person,
-    Rule,
     write_atomically,
 )
 from codesetlib.codesets.expand import Expansion
@@ -69,7 +69,7 @@ def _atlas_expression(codeset: Codeset) -> dict:
 
 def rules_from_file(
     path: Path, fmt: Format, terminology: Terminology, column: str = "code"
-) -> list[Rule]:
+) -> list[CodesetRule]:
     """Rules that reproduce the codelist in `path`; every code must be in `terminology`."""
     if fmt == "atlas":
         return _rules_from_atlas(path, terminology)
@@ -88,7 +88,7 @@ def _concept(
     return concept
 
 
-def _rules_from_csv(path: Path, terminology: Terminology, column: str) -> list[Rule]:
+def _rules_from_csv(path: Path, terminology: Terminology, column: str) -> list[CodesetRule]:
     records = read_csv(path, CodesetFormatError)
     header = records[0][1] if records else []
     if column not in header:
@@ -105,7 +105,9 @@ def _rules_from_csv(path: Path, terminology: Terminology, column: str) -> list[R
             raise CodesetFormatError("blank code", path=path, line=line, field=column)
         concept = _concept(code, terminology, path, line, column)
         rules.append(
-            Rule(id=f"R{len(rules) + 1}", action="include", code=concept.code, term=concept.term)
+            CodesetRule(
+                id=f"R{len(rules) + 1}", action="include", code=concept.code, term=concept.term
+            )
         )
     if not rules:
         raise CodesetFormatError("no codes", path=path)
@@ -202,7 +204,7 @@ def _atlas_code(item: object, path: Path, n: int, system: str) -> str:
     return code
 
 
-def _rules_from_atlas(path: Path, terminology: Terminology) -> list[Rule]:
+def _rules_from_atlas(path: Path, terminology: Terminology) -> list[CodesetRule]:
     rules = []
     for n, item in enumerate(_atlas_items(path)):
         code = _atlas_code(item, path, n, terminology.system)
@@ -221,12 +223,12 @@ def _rules_from_atlas(path: Path, terminology: Terminology) -> list[Rule]:
         rid = f"R{n + 1}"
         if descendants:
             rules.append(
-                Rule(
+                CodesetRule(
                     id=rid, action=action, concept=concept.code, term=concept.term, descendants=True
                 )
             )
         else:
-            rules.append(Rule(id=rid, action=action, code=concept.code, term=concept.term))
+            rules.append(CodesetRule(id=rid, action=action, code=concept.code, term=concept.term))
     return rules
 
 
@@ -236,7 +238,7 @@ def new_codeset(
     title: str,
     coding_system: str,
     release: str,
-    rules: list[Rule],
+    rules: list[CodesetRule],
     author: str,
     purpose: str,
     source: str | None = None,

@@ -188,7 +188,7 @@ class ValueFlag(Strict):
         return self
 
 
-class Rule(Strict):
+class CohortRule(Strict):
     """Keep (include) or drop (exclude) the patients for whom a yes/no criterion is true."""
 
     action: Literal["include", "exclude"]
@@ -251,7 +251,7 @@ class CohortDefinition(Strict):
     population: Population = Field(default_factory=Population)
     criteria: list[Criterion] = Field(default_factory=list)
     flags: list[ValueFlag] = Field(default_factory=list)
-    rules: list[Rule] = Field(default_factory=list)
+    rules: list[CohortRule] = Field(default_factory=list)
     columns: list[str] | None = None
 
     # Where the definition was read from, so errors can name its file and line.

@@ -16,7 +16,14 @@ from typing import Literal
 
 import pandas as pd
 
-from codesetlib.codesets.codeset import CODESET_ID, CodeRow, Codeset, Decision, Rule, write_codes
+from codesetlib.codesets.codeset import (
+    CODESET_ID,
+    CodeRow,
+    Codeset,
+    CodesetRule,
+    Decision,
+    write_codes,
+)
 from codesetlib.codesets.expand import Expansion, expand_rules
 from codesetlib.codesets.interchange import new_codeset, write_codeset
 from codesetlib.core.disclosure import DisclosureSettings, protect_counts
@@ -62,14 +69,14 @@ class CodesetBuilder:
         *,
         author: str = DEFAULT_AUTHOR,
         disclosure: DisclosureSettings | None = None,
-        rules: Iterable[Rule] = (),
+        rules: Iterable[CodesetRule] = (),
         decisions: Iterable[Decision] = (),
     ) -> None:
         self.terminology = terminology
         self.counter = counter
         self.author = author
         self.disclosure = disclosure or DisclosureSettings()
-        self.rules: list[Rule] = list(rules)
+        self.rules: list[CodesetRule] = list(rules)
         self.decisions: list[Decision] = list(decisions)
         self.selected: Concept | None = None
         self._last_rule_number = 0
@@ -136,32 +143,36 @@ class CodesetBuilder:
 
     def include(
         self, code: str | None = None, descendants: bool = True, note: str | None = None
-    ) -> Rule:
+    ) -> CodesetRule:
         """Add a rule including `code` (default: the selected concept), with its descendants or not."""
         return self._concept_rule("include", code, descendants, note)
 
     def exclude(
         self, code: str | None = None, descendants: bool = True, note: str | None = None
-    ) -> Rule:
+    ) -> CodesetRule:
         """Add a rule excluding `code` (default: the selected concept), with its descendants or not."""
         return self._concept_rule("exclude", code, descendants, note)
 
-    def include_search(self, text: str, within: str | None = None, note: str | None = None) -> Rule:
+    def include_search(
+        self, text: str, within: str | None = None, note: str | None = None
+    ) -> CodesetRule:
         """Add a rule including active concepts whose terms contain every word of `text`.
 
         `within` limits the search to a concept and its descendants.
         """
         return self._search_rule("include", text, within, note)
 
-    def exclude_search(self, text: str, within: str | None = None, note: str | None = None) -> Rule:
+    def exclude_search(
+        self, text: str, within: str | None = None, note: str | None = None
+    ) -> CodesetRule:
         """Add a rule excluding active concepts whose terms contain every word of `text`."""
         return self._search_rule("exclude", text, within, note)
 
     def _concept_rule(
         self, action: Action, code: str | None, descendants: bool, note: str | None
-    ) -> Rule:
+    ) -> CodesetRule:
         concept = self.concept(code)
-        rule = Rule(
+        rule = CodesetRule(
             id=self.next_rule_id(),
             action=action,
             concept=concept.code,
@@ -171,17 +182,19 @@ class CodesetBuilder:
         )
         return self._add(rule)
 
-    def _search_rule(self, action: Action, text: str, within: str | None, note: str | None) -> Rule:
+    def _search_rule(
+        self, action: Action, text: str, within: str | None, note: str | None
+    ) -> CodesetRule:
         text = " ".join(text.split())
         if len(text) < 2:
             raise BuilderError("a search rule needs at least two characters to search for")
         within = self.concept(within).code if within else None
-        rule = Rule(
+        rule = CodesetRule(
             id=self.next_rule_id(), action=action, search=text, within=within, note=note or None
         )
         return self._add(rule)
 
-    def _add(self, rule: Rule) -> Rule:
+    def _add(self, rule: CodesetRule) -> CodesetRule:
         self.rules.append(rule)
         self._last_rule_number = int(rule.id[1:])
         return rule
@@ -192,7 +205,7 @@ class CodesetBuilder:
         numbers = [int(m.group(1)) for r in self.rules if (m := re.fullmatch(r"R(\d+)", r.id))]
         return f"R{max(*numbers, self._last_rule_number, 0) + 1}"
 
-    def rule(self, rule_id: str) -> Rule:
+    def rule(self, rule_id: str) -> CodesetRule:
         """The rule with id `rule_id`; refuses an unknown id, naming those there are."""
         for rule in self.rules:
             if rule.id == rule_id:
@@ -200,7 +213,7 @@ class CodesetBuilder:
         known = ", ".join(r.id for r in self.rules) or "none"
         raise BuilderError(f"no rule {rule_id} (rules: {known})")
 
-    def remove_rule(self, rule_id: str) -> Rule:
+    def remove_rule(self, rule_id: str) -> CodesetRule:
         """Remove a rule, and the decisions about it."""
         rule = self.rule(rule_id)
         self.rules.remove(rule)

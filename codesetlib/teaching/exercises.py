@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from codesetlib.codesets.codeset import CodeRow, Codeset, Rule, load_codeset, read_codes
+from codesetlib.codesets.codeset import CodeRow, Codeset, CodesetRule, load_codeset, read_codes
 from codesetlib.codesets.expand import Expansion, expand_rules, open_codeset_release
 from codesetlib.codesets.lint import drift, lint_codeset
 from codesetlib.core.disclosure import DisclosureSettings
@@ -515,7 +515,9 @@ def load_exercise(exercise_id: str, root: str | Path = EXERCISES_DIR) -> Codeset
     return load_codeset(exercise_folder(exercise_id, root))
 
 
-def with_rules(codeset: Codeset, rules: list[dict | Rule], release: str | None = None) -> Codeset:
+def with_rules(
+    codeset: Codeset, rules: list[dict | CodesetRule], release: str | None = None
+) -> Codeset:
     """The codeset with its rules replaced (and its release, if given): a learner's fix.
 
     Rules may be written as dictionaries with the fields of `codeset.yaml`; they are validated as
@@ -525,7 +527,10 @@ def with_rules(codeset: Codeset, rules: list[dict | Rule], release: str | None =
         return Codeset.model_validate(
             {
                 **codeset.model_dump(),
-                "rules": [r if isinstance(r, Rule) else Rule.model_validate(r) for r in rules],
+                "rules": [
+                    r if isinstance(r, CodesetRule) else CodesetRule.model_validate(r)
+                    for r in rules
+                ],
                 "terminology_release": release or codeset.terminology_release,
             }
         )

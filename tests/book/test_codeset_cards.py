@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.codesets.codeset import CODES_FILE, Rule, load_codeset, read_codes, write_codes
+from codesetlib.codesets.codeset import (
+    CODES_FILE,
+    CodesetRule,
+    load_codeset,
+    read_codes,
+    write_codes,
+)
 from codesetlib.codesets.expand import expand_rules, rule_matches
 from codesetlib.codesets.interchange import new_codeset, rules_from_file, write_codeset
 from codesetlib.codesets.versions import version_dir
@@ -267,7 +273,7 @@ def test_a_format_that_cannot_express_the_rules_says_why(tmp_path: Path):
         title="Found by search",
         coding_system="snomedct",
         release=release,
-        rules=[Rule(id="R1", action="include", search="carcinoma")],
+        rules=[CodesetRule(id="R1", action="include", search="carcinoma")],
         author="Tester",
         purpose="A codeset defined by a search.",
     )

@@ -22,7 +22,7 @@ from codesetlib.codesets.codeset import (
     HISTORY_DIR,
     CodeRow,
     Codeset,
-    Review,
+    ReviewerSignOff,
     codes_csv_text,
     load_codeset,
     read_codes,
@@ -463,7 +463,7 @@ def write_downloads(folder: Path, cards: Path) -> list[Download]:
     return downloads
 
 
-def _sign_off(review: Review) -> str:
+def _sign_off(review: ReviewerSignOff) -> str:
     # The card gives each reviewer's role; the overview keeps to who signed off and when.
     signed = "signed off" if review.signed_off else "not signed off"
     return f"{review.name}, {signed} {review.date}"
