@@ -480,20 +480,20 @@ FAULTS = [
 
 def faulty_codeset(fault: Fault, good: Codeset, other_release: str) -> Codeset:
     """The codeset with the fault made in it (rules changed as a careless author would)."""
-    from codesetlib.codesets.codeset import Rule
+    from codesetlib.codesets.codeset import CodesetRule
 
     rules = list(good.rules)
     if fault.name == "descendants left out":
         rules[0] = rules[0].model_copy(update={"descendants": False})
     elif fault.name == "'history of' and 'suspected' codes included":
         rules += [
-            Rule(
+            CodesetRule(
                 id="FAULT1",
                 action="include",
                 concept="266987004",
                 term="History of malignant neoplasm",
             ),
-            Rule(
+            CodesetRule(
                 id="FAULT2",
                 action="include",
                 concept="299999999107",
@@ -505,13 +505,13 @@ def faulty_codeset(fault: Fault, good: Codeset, other_release: str) -> Codeset:
         rules = [r for r in rules if not (r.action == "exclude" and r.concept in skin)]
     elif fault.name == "an inactive code":
         rules += [
-            Rule(
+            CodesetRule(
                 id="FAULT1",
                 action="exclude",
                 code="363510005",
                 term="Malignant tumour of large intestine",
             ),
-            Rule(
+            CodesetRule(
                 id="FAULT2",
                 action="include",
                 code="29999999105",
