@@ -1,15 +1,17 @@
+import ast
 from pathlib import Path
 
 import pytest
 
-from codesetlib.codesets.codeset import (
-    CodeRow,
+from codesetlib.codesets import model
+from codesetlib.codesets.files import (
     available_codesets,
     codeset_dir,
     load_codeset,
     read_codes,
     write_codes,
 )
+from codesetlib.codesets.model import CodeRow
 from codesetlib.core.errors import CodesetFormatError, CodesetNotFound
 from tests.conftest import CODESET_YAML, write_codeset
 
@@ -88,3 +90,17 @@ def test_codes_round_trip_and_bad_rows_are_named(tmp_path: Path):
     path.write_text("code,term\n1,x\n")
     with pytest.raises(CodesetFormatError, match="missing column"):
         read_codes(tmp_path)
+
+
+def test_the_codeset_model_reads_and_writes_no_file():
+    """The model is data alone: what reads and writes a codeset's folder lives in `files.py`."""
+    tree = ast.parse(Path(model.__file__).read_text(encoding="utf-8"))
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    file_modules = {"os", "io", "pathlib", "shutil", "tempfile", "csv", "yaml"}
+    assert imported & file_modules == set()
+    assert not [
+        m for m in imported if m.startswith("codesetlib.") and m != "codesetlib.core.models"
+    ]
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    assert names & {"open", "Path"} == set()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.codesets.codeset import load_codeset
+from codesetlib.codesets.files import load_codeset
 from codesetlib.core.errors import CodesetFormatError
 from tests.conftest import CODESET_YAML
 

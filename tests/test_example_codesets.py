@@ -12,17 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.codesets.codeset import (
-    HISTORY_DIR,
-    Codeset,
-    available_codesets,
-    content_hash,
-    load_codeset,
-    read_codes,
-)
 from codesetlib.codesets.diff import diff_versions
 from codesetlib.codesets.expand import expand_rules
+from codesetlib.codesets.files import HISTORY_DIR, available_codesets, load_codeset, read_codes
 from codesetlib.codesets.lint import codes_by_codeset, lint_codeset
+from codesetlib.codesets.model import Codeset, content_hash
 from codesetlib.terminology import open_release
 
 CODESETS = Path(__file__).resolve().parent.parent / "codesets"

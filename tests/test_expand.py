@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.codesets.codeset import load_codeset
 from codesetlib.codesets.expand import expand_rules
+from codesetlib.codesets.files import load_codeset
 from codesetlib.core.errors import UnknownCode
 from tests.conftest import CODESET_YAML, write_codeset
 

@@ -5,14 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.codesets.codeset import CodeRow, load_codeset
 from codesetlib.codesets.expand import Expansion, expand_rules
+from codesetlib.codesets.files import load_codeset
 from codesetlib.codesets.interchange import (
     export_codeset,
     new_codeset,
     rules_from_file,
     write_codeset,
 )
+from codesetlib.codesets.model import CodeRow
 from codesetlib.core.errors import CodesetFormatError
 from tests.conftest import write_codeset as write_yaml
 

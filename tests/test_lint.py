@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from stdnum import verhoeff
 
-from codesetlib.codesets.codeset import load_codeset, read_codes, write_codes
 from codesetlib.codesets.expand import expand_rules
+from codesetlib.codesets.files import load_codeset, read_codes, write_codes
 from codesetlib.codesets.lint import identifier_problem, lint_codeset
 from codesetlib.codesets.versions import publish
 from tests.conftest import CODESET_YAML, write_codeset

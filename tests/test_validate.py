@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from codesetlib.codesets.codeset import load_codeset
 from codesetlib.codesets.expand import expand_rules
+from codesetlib.codesets.files import load_codeset
 from codesetlib.validation.metrics import (
     AnomalyRules,
     accuracy,

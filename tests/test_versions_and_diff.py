@@ -10,8 +10,17 @@ from pathlib import Path
 import pytest
 from stdnum import verhoeff
 
-from codesetlib.codesets.codeset import (
+from codesetlib.codesets.diff import diff_releases, diff_versions
+from codesetlib.codesets.expand import expand_rules
+from codesetlib.codesets.files import (
     CODES_FILE,
+    archived_versions,
+    load_codeset,
+    load_folder_settings,
+    read_codes,
+    write_codes,
+)
+from codesetlib.codesets.model import (
     NOT_HASHED,
     Change,
     Codeset,
@@ -22,15 +31,8 @@ from codesetlib.codesets.codeset import (
     Person,
     Published,
     ReviewerSignOff,
-    archived_versions,
     content_hash,
-    load_codeset,
-    load_folder_settings,
-    read_codes,
-    write_codes,
 )
-from codesetlib.codesets.diff import diff_releases, diff_versions
-from codesetlib.codesets.expand import expand_rules
 from codesetlib.codesets.versions import (
     PublishingRefused,
     bump,

@@ -29,16 +29,15 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from codesetlib.codesets.codeset import (
+from codesetlib.codesets.expand import Expansion, expand_rules, open_codeset_release
+from codesetlib.codesets.files import (
     CODESET_FILE,
-    CODESET_ID,
-    Codeset,
     available_codesets,
     codeset_dir,
     load_codeset,
     write_codes,
 )
-from codesetlib.codesets.expand import Expansion, expand_rules, open_codeset_release
+from codesetlib.codesets.model import CODESET_ID, Codeset
 from codesetlib.core import atomic
 from codesetlib.core.errors import CodesetError
 
@@ -250,8 +249,8 @@ def _write_new_codeset(folder: Path, codeset, terminology) -> None:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from codesetlib.codesets.codeset import CodesetRule
     from codesetlib.codesets.interchange import new_codeset
+    from codesetlib.codesets.model import CodesetRule
     from codesetlib.terminology import open_release
 
     folder = _free_folder(args)
@@ -358,7 +357,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from codesetlib.codesets.codeset import Codeset
+    from codesetlib.codesets.model import Codeset
 
     out = _check_out_file(args.out, args.force, _not_a_codeset_schema) if args.out else None
     text = json.dumps(Codeset.model_json_schema(), indent=2) + "\n"

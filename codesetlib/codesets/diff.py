@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from codesetlib.codesets.codeset import Codeset
 from codesetlib.codesets.expand import code_sort_key, expand_rules
+from codesetlib.codesets.model import Codeset
 from codesetlib.terminology import Terminology, open_release
 
 Cause = Literal["rule change", "release change", "rule and release change"]

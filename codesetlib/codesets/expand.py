@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codesetlib.codesets.codeset import CodeRow, Codeset, CodesetRule
+from codesetlib.codesets.model import CodeRow, Codeset, CodesetRule
 from codesetlib.core.errors import CodesetFormatError
 from codesetlib.terminology import Terminology, open_release
 

@@ -16,15 +16,10 @@ from typing import Literal
 
 import yaml
 
-from codesetlib.codesets.codeset import (
-    CODESET_FILE,
-    Codeset,
-    CodesetRule,
-    Decision,
-    Person,
-    write_atomically,
-)
 from codesetlib.codesets.expand import Expansion
+from codesetlib.codesets.files import CODESET_FILE
+from codesetlib.codesets.model import Codeset, CodesetRule, Decision, Person
+from codesetlib.core import atomic
 from codesetlib.core.csvfiles import csv_text, read_csv
 from codesetlib.core.errors import CodesetFormatError
 from codesetlib.core.textfiles import one_line, read_text
@@ -277,4 +272,4 @@ def write_codeset(folder: Path, codeset: Codeset) -> Path:
     data = codeset.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
     data = {"id": data.pop("id"), **data}
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
-    return write_atomically(folder / CODESET_FILE, text)
+    return atomic.write_text(folder / CODESET_FILE, text)

@@ -8,21 +8,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from codesetlib.codesets.codeset import (
+from codesetlib.codesets.expand import Expansion, expand_rules, open_codeset_release
+from codesetlib.codesets.files import (
     CODES_FILE,
     CODESET_FILE,
     HISTORY_DIR,
-    CodeRow,
-    Codeset,
     archived_versions,
     available_codesets,
     load_codeset,
     load_folder_settings,
-    matches_its_hash,
     read_codes,
-    version_key,
 )
-from codesetlib.codesets.expand import Expansion, expand_rules, open_codeset_release
+from codesetlib.codesets.model import CodeRow, Codeset, matches_its_hash, version_key
 from codesetlib.core.errors import CodesetError
 from codesetlib.terminology import Terminology
 from codesetlib.terminology.identifiers import dmd_id_problem, icd10_problem, sctid_problem

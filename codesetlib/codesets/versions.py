@@ -22,24 +22,20 @@ from typing import Literal
 import yaml
 from pydantic import ValidationError
 
-from codesetlib.codesets.codeset import (
+from codesetlib.codesets.files import (
     CODES_FILE,
     CODESET_FILE,
     HISTORY_DIR,
     SETTINGS_FILE,
-    CodeRow,
-    Codeset,
     archived_versions,
     codeset_dir,
-    content_hash,
     load_codeset,
     load_folder_settings,
-    matches_its_hash,
     read_codes,
-    version_key,
-    write_atomically,
 )
 from codesetlib.codesets.lint import lint_codeset
+from codesetlib.codesets.model import CodeRow, Codeset, content_hash, matches_its_hash, version_key
+from codesetlib.core import atomic
 from codesetlib.core.errors import CodesetError, CodesetFormatError
 
 Part = Literal["major", "minor", "patch"]
@@ -206,7 +202,7 @@ def publish(folder: Path, today: dt.date | None = None) -> str:
         text = remove_block(text, "published").rstrip("\n") + "\n"
         text += f"published:\n  date: {date}\n  content_hash: {digest}\n"
     _valid_text(path, text)
-    write_atomically(path, text)
+    atomic.write_text(path, text)
     return digest
 
 
@@ -264,7 +260,7 @@ def bump(folder: Path, part: Part = "minor") -> str:
             shutil.copy2(folder / name, staging / name)
         staging.rename(archive)
         archived = True
-        write_atomically(path, text)
+        atomic.write_text(path, text)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         if archived:

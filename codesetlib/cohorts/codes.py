@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from codesetlib.codesets.codeset import codeset_dir, load_codeset
 from codesetlib.codesets.expand import expand_rules
+from codesetlib.codesets.files import codeset_dir, load_codeset
 from codesetlib.cohorts.model import CodesetCodes
 from codesetlib.core.paths import resolve
 

@@ -17,7 +17,9 @@ import datetime as dt
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import model_validator
+
+from codesetlib.core.models import StrictModel
 
 Unit = Literal["days", "months", "years"]
 # Average lengths, only to check that a window's start does not come after its end.
@@ -25,10 +27,8 @@ APPROXIMATE_DAYS = {"days": 1.0, "months": 30.44, "years": 365.25}
 OFFSET_TEXT = re.compile(r"^\s*([+-]?\d+)\s*(day|days|month|months|year|years)\s*$")
 
 
-class Offset(BaseModel):
+class Offset(StrictModel):
     """A signed number of days, months or years from the index date, written e.g. `-15 months`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     amount: int
     unit: Unit = "days"

@@ -20,22 +20,21 @@ from typing import Literal, Protocol
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from scipy.stats import binom
 
 from codesetlib.cohorts.dates import Offset, add_offset, interval_starts
 from codesetlib.cohorts.model import CodesetCodes, CohortDefinition
 from codesetlib.core.disclosure import DisclosureSettings, protect_counts
+from codesetlib.core.models import StrictModel
 
 CONTROL_LIMITS = {"95%": 1.959964, "99.8%": 3.090232}
 # The lower and upper tail probabilities of each control limit.
 CONTROL_PROBABILITIES = {"95%": (0.025, 0.975), "99.8%": (0.001, 0.999)}
 
 
-class Intervals(BaseModel):
+class Intervals(StrictModel):
     """Calendar intervals from `start` to `end`: monthly, quarterly or yearly."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     start: dt.date
     end: dt.date
@@ -58,10 +57,8 @@ class Intervals(BaseModel):
         return starts, ends
 
 
-class Measure(BaseModel):
+class Measure(StrictModel):
     """A measure: of the definition's population, the share with `numerator` true, by group."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
     definition: CohortDefinition

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from codesetlib.codesets.codeset import CODESET_ID, PATTERN_HINTS
+from codesetlib.codesets.model import CODESET_ID, PATTERN_HINTS
 from codesetlib.cohorts.dates import Offset
+from codesetlib.core.models import StrictModel
 
 TableName = Literal["clinical_events", "medications"]
 # The coding system each event table is recorded in.
@@ -59,11 +60,7 @@ def codeset_id(value: str | None) -> str | None:
     return value
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CodesetCodes(Strict):
+class CodesetCodes(StrictModel):
     """One codeset's codes as the caller expanded them, with its coding system.
 
     `codes` maps each code to a category (e.g. an ethnicity group) or to None; a list is accepted.
@@ -80,7 +77,7 @@ class CodesetCodes(Strict):
         return value
 
 
-class Window(Strict):
+class Window(StrictModel):
     """Dates from index date + `start` to index date + `end`, both inclusive; None is unbounded.
 
     In YAML a window may be written `ever before`, `15 months before`, `30 days after`, `any time`,
@@ -144,7 +141,7 @@ def between(start: str | Offset, end: str | Offset) -> Window:
     return Window(start=start, end=end)
 
 
-class Criterion(Strict):
+class Criterion(StrictModel):
     """A column per patient from events coded in a codeset within a window of the index date."""
 
     name: str
@@ -173,7 +170,7 @@ class Criterion(Strict):
         return self.returns.split("_")[-1]
 
 
-class ValueFlag(Strict):
+class ValueFlag(StrictModel):
     """True when another criterion's value is within bounds (inclusive), e.g. latest HbA1c ≤ 58."""
 
     name: str
@@ -188,7 +185,7 @@ class ValueFlag(Strict):
         return self
 
 
-class CohortRule(Strict):
+class CohortRule(StrictModel):
     """Keep (include) or drop (exclude) the patients for whom a yes/no criterion is true."""
 
     action: Literal["include", "exclude"]
@@ -199,7 +196,7 @@ class CohortRule(Strict):
         return self.description or f"{self.action} {self.criterion}"
 
 
-class Population(Strict):
+class Population(StrictModel):
     """Who may enter: registered and alive on the index date, of an age (inclusive), of a sex."""
 
     registered: bool = True
@@ -209,7 +206,7 @@ class Population(Strict):
     sex: list[str] | None = None
 
 
-class IndexDate(Strict):
+class IndexDate(StrictModel):
     """Either one date for everyone, or each patient's first event of a codeset in a period."""
 
     date: dt.date | None = None
@@ -242,7 +239,7 @@ class IndexDate(Strict):
         return self.first_event_of is not None
 
 
-class CohortDefinition(Strict):
+class CohortDefinition(StrictModel):
     """A cohort: index date, population, criteria, flags, ordered rules and the columns to output."""
 
     id: str

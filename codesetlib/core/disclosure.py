@@ -12,17 +12,16 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from codesetlib.core.intervals import poisson_ratio, wilson
+from codesetlib.core.models import StrictModel
 
 SUPPRESSED = "≤{threshold}"
 
 
-class DisclosureSettings(BaseModel):
+class DisclosureSettings(StrictModel):
     """How aggregates are protected: suppress counts ≤ `threshold`, round the rest to `rounding`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
     threshold: int = Field(default=7, ge=0)

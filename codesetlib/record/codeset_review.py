@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from codesetlib.codesets.codeset import Codeset, codeset_dir, load_codeset
 from codesetlib.codesets.expand import Expansion, expand_rules
+from codesetlib.codesets.files import codeset_dir, load_codeset
+from codesetlib.codesets.model import Codeset
 from codesetlib.cohorts import CodeCohort, DuckDBEngine
 from codesetlib.cohorts.definition import cohort_patients, patients_per_code
 from codesetlib.core.disclosure import DisclosureSettings, protect_counts

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import papermill
 
-from codesetlib.codesets.codeset import Codeset, codeset_dir, content_hash, load_codeset, read_codes
 from codesetlib.codesets.expand import open_codeset_release
+from codesetlib.codesets.files import codeset_dir, load_codeset, read_codes
+from codesetlib.codesets.model import Codeset, content_hash
 from codesetlib.codesets.versions import verify_version, version_dir
 from codesetlib.core.atomic import file_written_whole, write_text
 from codesetlib.core.errors import DatasetError, StudyError

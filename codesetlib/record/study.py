@@ -6,27 +6,24 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from codesetlib.codesets.codeset import CODESET_ID, PATTERN_HINTS, SEMVER
+from codesetlib.codesets.model import CODESET_ID, PATTERN_HINTS, SEMVER
 from codesetlib.core.disclosure import DisclosureSettings
 from codesetlib.core.errors import StudyError
+from codesetlib.core.models import StrictModel
 from codesetlib.core.yamlfile import validate_yaml
 from codesetlib.data.synthetic import SynthParams
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DatasetSpec(_Strict):
+class DatasetSpec(StrictModel):
     """A synthetic dataset to generate (or reuse when its manifest matches) under `data/synthetic/`."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     synth: SynthParams = SynthParams()
 
 
-class CodesetPin(_Strict):
+class CodesetPin(StrictModel):
     """A codeset the study uses, pinned to a version (the current one when none is given). It is named
     by its id, a folder of the study's codesets folder, never by a path that could lead outside it."""
 
@@ -34,7 +31,7 @@ class CodesetPin(_Strict):
     version: str | None = Field(default=None, pattern=SEMVER)
 
 
-class NotebookRun(_Strict):
+class NotebookRun(StrictModel):
     """One notebook of the record and the parameters it runs with."""
 
     path: str
@@ -50,7 +47,7 @@ class NotebookRun(_Strict):
         return self.name or Path(self.path).stem
 
 
-class Study(_Strict):
+class Study(StrictModel):
     """Everything a record is built from; the default study is what `make book` runs."""
 
     title: str

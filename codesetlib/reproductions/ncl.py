@@ -34,8 +34,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from codesetlib.codesets.codeset import Codeset, codeset_dir, load_codeset
 from codesetlib.codesets.expand import expand_rules
+from codesetlib.codesets.files import codeset_dir, load_codeset
+from codesetlib.codesets.model import Codeset
 from codesetlib.cohorts.dates import Offset, add_offset
 from codesetlib.cohorts.measures import protect_measure
 from codesetlib.core.disclosure import (
@@ -480,7 +481,7 @@ FAULTS = [
 
 def faulty_codeset(fault: Fault, good: Codeset, other_release: str) -> Codeset:
     """The codeset with the fault made in it (rules changed as a careless author would)."""
-    from codesetlib.codesets.codeset import CodesetRule
+    from codesetlib.codesets.model import CodesetRule
 
     rules = list(good.rules)
     if fault.name == "descendants left out":

@@ -16,16 +16,10 @@ from typing import Literal
 
 import pandas as pd
 
-from codesetlib.codesets.codeset import (
-    CODESET_ID,
-    CodeRow,
-    Codeset,
-    CodesetRule,
-    Decision,
-    write_codes,
-)
 from codesetlib.codesets.expand import Expansion, expand_rules
+from codesetlib.codesets.files import write_codes
 from codesetlib.codesets.interchange import new_codeset, write_codeset
+from codesetlib.codesets.model import CODESET_ID, CodeRow, Codeset, CodesetRule, Decision
 from codesetlib.core.disclosure import DisclosureSettings, protect_counts
 from codesetlib.core.paths import resolve
 from codesetlib.record.codeset_review import rules_table

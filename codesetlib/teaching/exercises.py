@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from codesetlib.codesets.codeset import CodeRow, Codeset, CodesetRule, load_codeset, read_codes
 from codesetlib.codesets.expand import Expansion, expand_rules, open_codeset_release
+from codesetlib.codesets.files import load_codeset, read_codes
 from codesetlib.codesets.lint import drift, lint_codeset
+from codesetlib.codesets.model import CodeRow, Codeset, CodesetRule
 from codesetlib.core.disclosure import DisclosureSettings
 from codesetlib.core.errors import CodesetError
 from codesetlib.core.paths import resolve

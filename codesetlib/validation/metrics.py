@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from codesetlib.codesets.codeset import Codeset
 from codesetlib.codesets.expand import Expansion, expand_rules
+from codesetlib.codesets.model import Codeset
 from codesetlib.core.intervals import poisson_ratio, wilson
 from codesetlib.terminology import Terminology
 

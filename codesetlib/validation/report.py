@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from codesetlib.codesets.codeset import Codeset, codeset_dir, load_codeset
 from codesetlib.codesets.expand import Expansion, expand_rules, open_codeset_release
+from codesetlib.codesets.files import codeset_dir, load_codeset
+from codesetlib.codesets.model import Codeset
 from codesetlib.cohorts import DuckDBEngine
 from codesetlib.cohorts.codes import ethnic_group
 from codesetlib.core.disclosure import (

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.codesets.codeset import load_codeset, read_codes
+from codesetlib.codesets.files import load_codeset, read_codes
 from codesetlib.core.disclosure import DisclosureSettings
 from codesetlib.record.book.disclosure_scan import scan_book, scan_page
 from codesetlib.record.pipeline import run_study

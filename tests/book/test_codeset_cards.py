@@ -10,15 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.codesets.codeset import (
-    CODES_FILE,
-    CodesetRule,
-    load_codeset,
-    read_codes,
-    write_codes,
-)
 from codesetlib.codesets.expand import expand_rules, rule_matches
+from codesetlib.codesets.files import CODES_FILE, load_codeset, read_codes, write_codes
 from codesetlib.codesets.interchange import new_codeset, rules_from_file, write_codeset
+from codesetlib.codesets.model import CodesetRule
 from codesetlib.codesets.versions import version_dir
 from codesetlib.core.csvfiles import csv_text
 from codesetlib.record.book.cards import (

@@ -17,15 +17,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from codesetlib.codesets.codeset import (
+from codesetlib.codesets.files import (
     CODES_FILE,
     CODESET_FILE,
-    CodeRow,
     load_codeset,
     read_codes,
     write_codes,
 )
 from codesetlib.codesets.interchange import rules_from_file
+from codesetlib.codesets.model import CodeRow
 from codesetlib.core.csvfiles import escape_cell, unescape_cell
 from codesetlib.core.errors import CodesetError
 from codesetlib.terminology.snomedct import _read_concepts, _read_descriptions, _read_is_a

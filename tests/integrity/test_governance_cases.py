@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.codesets.codeset import load_codeset, write_codes
 from codesetlib.codesets.expand import expand_rules
+from codesetlib.codesets.files import load_codeset, write_codes
 from tests.integrity.harness import Case, check_outcome, make_project, run_case
 
 Setup = Callable[[Path], None]

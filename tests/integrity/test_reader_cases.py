@@ -876,7 +876,7 @@ def test_terms_a_spreadsheet_would_run_are_escaped_in_every_csv_written(project:
             assert ",'=HYPERLINK" in text and ",'+1+1" in text and ",'-2+3" in text
             assert ",'@SUM(A1)" in text and ",''=1" in text and ",'''-1" in text
     # Read back by the kit, every term is what the release says.
-    from codesetlib.codesets.codeset import read_codes
+    from codesetlib.codesets.files import read_codes
 
     terms = {row.term for row in read_codes(project / "codesets/probe")}
     assert set(HOSTILE_TERMS) <= terms

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.codesets.codeset import load_codeset, read_codes
+from codesetlib.codesets.files import load_codeset, read_codes
 from codesetlib.codesets.lint import lint_codeset
 from codesetlib.core.disclosure import DisclosureSettings
 from codesetlib.teaching import BuilderError

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from codesetlib.codesets.codeset import read_codes
 from codesetlib.codesets.expand import expand_rules
+from codesetlib.codesets.files import read_codes
 from codesetlib.codesets.lint import lint_codeset
 from codesetlib.teaching import BuilderError
 from codesetlib.teaching.exercises import (

@@ -8,7 +8,7 @@ from pathlib import Path
 import ipywidgets as widgets
 import pytest
 
-from codesetlib.codesets.codeset import load_codeset
+from codesetlib.codesets.files import load_codeset
 from codesetlib.teaching.builder import CodesetBuilder
 from codesetlib.teaching.widgets import CodesetBuilderApp
 from tests.teaching.conftest import LUNG, PRIMARY_LUNG, SMALL_CELL

@@ -10,19 +10,16 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from codesetlib.core.errors import DatasetError
+from codesetlib.core.models import StrictModel
 from codesetlib.core.yamlfile import validate_yaml
 
 Share = float
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Recording(_Strict):
+class Recording(StrictModel):
     """The share of each truth item that reaches the record (mean over practices)."""
 
     ethnicity: Share = Field(ge=0, le=1)
@@ -42,7 +39,7 @@ class Recording(_Strict):
     screening_declined: Share = Field(ge=0, le=1)
 
 
-class Misleading(_Strict):
+class Misleading(StrictModel):
     """Rates of codes that a naive codeset mistakes for the thing itself, and of false positives."""
 
     history_of_cancer: Share = Field(ge=0, le=1)
@@ -56,14 +53,14 @@ class Misleading(_Strict):
     interpreter_needed: Share = Field(ge=0, le=1)
 
 
-class Delays(_Strict):
+class Delays(StrictModel):
     """Recording delays, and the default date some historic entries carry."""
 
     diagnosis_mean_days: float = Field(ge=0, le=3650)
     historic_default_date: Share = Field(ge=0, le=1)
 
 
-class ScreeningProgramme(_Strict):
+class ScreeningProgramme(StrictModel):
     """Who is eligible for a screening programme, how often, and how many take it up."""
 
     sex: Literal["any", "female", "male"]
@@ -73,7 +70,7 @@ class ScreeningProgramme(_Strict):
     abnormal: Share = Field(ge=0, le=1)
 
 
-class Calibration(_Strict):
+class Calibration(StrictModel):
     """The whole calibration file."""
 
     source: str

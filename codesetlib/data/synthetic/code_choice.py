@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from codesetlib.core.errors import DatasetError
+from codesetlib.core.models import StrictModel
 from codesetlib.core.yamlfile import line_of, read_yaml, validate_yaml
 from codesetlib.data.synthetic.dates import day_number
 from codesetlib.terminology import Terminology, open_release
@@ -60,10 +61,10 @@ CLINICAL_ITEMS = (
 MEDICATION_ITEMS = ("metformin", "gliclazide", "endocrine_therapy")
 
 
-class CodeWeight(BaseModel):
+class CodeWeight(StrictModel):
     """One code a clinician may record for an item, its relative weight, and when it is usable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)  # `from` is a keyword: read as `from_`
 
     code: str = Field(pattern=r"^[0-9]{6,18}$")
     weight: float = Field(gt=0)
@@ -71,10 +72,8 @@ class CodeWeight(BaseModel):
     until: dt.date | None = None
 
 
-class CodeChoiceFile(BaseModel):
+class CodeChoiceFile(StrictModel):
     """The code-choice file: clinical items, medication items, and the codes of truth categories."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     items: dict[str, list[CodeWeight]]
     medications: dict[str, list[CodeWeight]]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from codesetlib.core.errors import DatasetError
+from codesetlib.core.models import StrictModel
 from codesetlib.core.yamlfile import validate_yaml
 
 CONFIG_DIR = Path(__file__).parent / "config"
@@ -15,14 +16,12 @@ DEFAULT_CALIBRATION = CONFIG_DIR / "ncl_calibration.yaml"
 DEFAULT_CODE_CHOICE = CONFIG_DIR / "code_choice.yaml"
 
 
-class SynthParams(BaseModel):
+class SynthParams(StrictModel):
     """Parameters of a synthetic dataset; together with the seed they fix every byte of it.
 
     `start`..`end` is the window of the coded record; the truth (cancer, diabetes) is simulated from
     `history_start`, so patients arrive with histories. `drift_date` is the first day of the second
     terminology releases: codes they inactivate are recorded only before it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     patients: int = Field(default=2000, ge=1, le=50_000_000)
     practices: int = Field(default=10, ge=1, le=10_000)

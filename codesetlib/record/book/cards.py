@@ -18,15 +18,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from codesetlib.codesets.codeset import (
-    HISTORY_DIR,
-    CodeRow,
-    Codeset,
-    ReviewerSignOff,
-    codes_csv_text,
-    load_codeset,
-    read_codes,
-)
 from codesetlib.codesets.diff import diff_releases, diff_versions
 from codesetlib.codesets.expand import (
     Expansion,
@@ -35,8 +26,10 @@ from codesetlib.codesets.expand import (
     expand_rules,
     open_codeset_release,
 )
+from codesetlib.codesets.files import HISTORY_DIR, codes_csv_text, load_codeset, read_codes
 from codesetlib.codesets.interchange import FORMATS, export_codeset
 from codesetlib.codesets.lint import lint_codeset
+from codesetlib.codesets.model import CodeRow, Codeset, ReviewerSignOff
 from codesetlib.codesets.versions import versions
 from codesetlib.core.errors import CodesetError
 from codesetlib.record.book.pages import _section, _table, write_page

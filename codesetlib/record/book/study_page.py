@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import papermill
 
-from codesetlib.codesets.codeset import Codeset
+from codesetlib.codesets.model import Codeset
 from codesetlib.cohorts.load import load_definition
 from codesetlib.core.disclosure import protect_counts
 from codesetlib.core.errors import StudyError

@@ -1,8 +1,8 @@
-"""A codeset as a governed artefact: its metadata and rules (`codeset.yaml`) and its codes (`codes.csv`).
+"""The codeset model (format v1): a codeset's metadata and rules, its codes, and a version's hash.
 
-Each codeset lives in its own folder, `codesets/<id>/`, so that a change to it reads as a diff. The
-model here is format v1; `codeset schema` writes its JSON Schema, committed as
-`codesets/codeset.schema.json`.
+What `codeset.yaml` and `codes.csv` hold, as data: the model reads and writes no file, so that it can
+be built, checked and hashed wherever it came from; `files.py` reads and writes a codeset's folder.
+`codeset schema` writes the model's JSON Schema, committed as `codesets/codeset.schema.json`.
 """
 
 from __future__ import annotations
@@ -10,24 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
-from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from codesetlib.core import atomic
-from codesetlib.core.csvfiles import csv_text, read_csv
-from codesetlib.core.errors import CodesetFormatError, CodesetNotFound
-from codesetlib.core.textfiles import one_line
-from codesetlib.core.yamlfile import validate_yaml
+from codesetlib.core.models import StrictModel
 
 FORMAT_VERSION = 1
-CODESET_FILE = "codeset.yaml"
-CODES_FILE = "codes.csv"
-HISTORY_DIR = "history"
-SETTINGS_FILE = "codesets.yaml"
-CODES_COLUMNS = ["code", "term", "rule", "active"]
 SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$"
 CODESET_ID = r"^[a-z0-9][a-z0-9_]*$"
 RULE_ID = r"^[A-Za-z0-9_-]+$"
@@ -44,11 +33,7 @@ PATTERN_HINTS = {
 CodingSystem = Literal["snomedct", "dmd", "icd10"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CodesetRule(_Strict):
+class CodesetRule(StrictModel):
     """One ordered step of a codeset's definition.
 
     Exactly one of: `concept` (with or without its descendants), `search` (active concepts whose terms
@@ -91,13 +76,13 @@ class CodesetRule(_Strict):
         return f"{code} |{self.term}|{scope}"
 
 
-class Person(_Strict):
+class Person(StrictModel):
     name: str
     role: str | None = None
     affiliation: str | None = None
 
 
-class ReviewerSignOff(_Strict):
+class ReviewerSignOff(StrictModel):
     """A reviewer's sign-off: who, in what role, when, and whether they approved."""
 
     name: str
@@ -107,7 +92,7 @@ class ReviewerSignOff(_Strict):
     comment: str | None = None
 
 
-class Decision(_Strict):
+class Decision(StrictModel):
     """Why a rule or a code is as it is: the decision, its rationale, who made it and when."""
 
     about: str = Field(description="a rule id (e.g. R2) or a code")
@@ -117,7 +102,7 @@ class Decision(_Strict):
     date: dt.date
 
 
-class ContextOfUse(_Strict):
+class ContextOfUse(StrictModel):
     """Where and how the codeset is meant to be used."""
 
     care_setting: str
@@ -125,20 +110,20 @@ class ContextOfUse(_Strict):
     data_sources: list[str] = []
 
 
-class Change(_Strict):
+class Change(StrictModel):
     version: str = Field(pattern=SEMVER)
     date: dt.date
     changes: str
 
 
-class Published(_Strict):
+class Published(StrictModel):
     """Recorded when a version is published: the content hash that makes it immutable."""
 
     date: dt.date
     content_hash: str = Field(pattern=HASH)
 
 
-class Codeset(_Strict):
+class Codeset(StrictModel):
     """The codeset model (format v1)."""
 
     format: Literal[1] = FORMAT_VERSION
@@ -218,7 +203,7 @@ class Codeset(_Strict):
         ]
 
 
-class FolderSettings(_Strict):
+class FolderSettings(StrictModel):
     """What governs every codeset in one folder, from the optional `codesets.yaml` beside them."""
 
     sign_offs_required: int = Field(
@@ -229,7 +214,7 @@ class FolderSettings(_Strict):
     )
 
 
-class CodeRow(_Strict):
+class CodeRow(StrictModel):
     """One row of `codes.csv`: a code, its term, the rule that brought it in, and whether it is
     active in the codeset's release."""
 
@@ -239,150 +224,9 @@ class CodeRow(_Strict):
     active: bool = True
 
 
-def codeset_dir(codesets_root: Path, codeset_id: str) -> Path:
-    """The folder of codeset `codeset_id`; a clear error lists the codesets there are.
-
-    An id names a folder in `codesets_root` and nothing else: one such as `../../elsewhere/x` is
-    refused, so that what a study or cohort names cannot lie outside its codesets folder."""
-    if not re.fullmatch(CODESET_ID, codeset_id):
-        raise CodesetNotFound(
-            f"'{codeset_id}' is not a codeset id: a codeset is named by its folder in "
-            f"{codesets_root}, with {PATTERN_HINTS[CODESET_ID]}"
-        )
-    folder = codesets_root / codeset_id
-    if not (folder / CODESET_FILE).is_file():
-        known = ", ".join(available_codesets(codesets_root)) or "none"
-        raise CodesetNotFound(
-            f"no codeset '{codeset_id}' (expected {folder / CODESET_FILE}; available: {known})"
-        )
-    return folder
-
-
-def available_codesets(codesets_root: Path) -> list[str]:
-    """Ids of the codesets under `codesets_root`."""
-    if not codesets_root.is_dir():
-        return []
-    return sorted(p.parent.name for p in codesets_root.glob(f"*/{CODESET_FILE}"))
-
-
-def load_folder_settings(codesets_root: Path) -> FolderSettings:
-    """The settings of a folder of codesets: its `codesets.yaml`, or the defaults when it has none."""
-    path = codesets_root / SETTINGS_FILE
-    if not path.exists():
-        return FolderSettings()
-    return validate_yaml(path, FolderSettings, CodesetFormatError)
-
-
 def version_key(version: str) -> tuple[int, ...]:
     """A semantic version as numbers, to order versions."""
     return tuple(int(part) for part in version.split("."))
-
-
-def archived_versions(folder: Path) -> list[str]:
-    """The versions archived under `folder/history/`, oldest first.
-
-    Everything there is a version folder holding its codeset.yaml; anything else (`history/old/`, a
-    stray file) is refused by name rather than skipped, since `codeset check` must see every version."""
-    history = folder / HISTORY_DIR
-    if not history.exists():
-        return []
-    if not history.is_dir():
-        raise CodesetFormatError(
-            "expected a folder of archived versions, found a file", path=history
-        )
-    found = []
-    for entry in sorted(history.iterdir()):
-        if entry.name.startswith("."):  # the file manager's own files, e.g. .DS_Store
-            continue
-        if not entry.is_dir() or not re.fullmatch(SEMVER, entry.name):
-            raise CodesetFormatError(
-                f"not a version: each entry of {HISTORY_DIR}/ is a folder named for the version it "
-                f"archives, {PATTERN_HINTS[SEMVER]}",
-                path=entry,
-            )
-        if not (entry / CODESET_FILE).is_file():
-            raise CodesetFormatError(
-                f"an archived version holds {CODESET_FILE} and {CODES_FILE}; {CODESET_FILE} is missing",
-                path=entry,
-            )
-        found.append(entry.name)
-    return sorted(found, key=version_key)
-
-
-def load_codeset(folder: Path) -> Codeset:
-    """Read and validate `folder/codeset.yaml`; its id must match the folder name."""
-    path = folder / CODESET_FILE
-    codeset = validate_yaml(path, Codeset, CodesetFormatError, PATTERN_HINTS)
-    expected = folder.parent.name if folder.parent.name == HISTORY_DIR else folder.name
-    if folder.parent.name != HISTORY_DIR and codeset.id != expected:
-        raise CodesetFormatError(
-            f"id '{codeset.id}' does not match the folder name '{folder.name}'",
-            path=path,
-            field="id",
-        )
-    return codeset
-
-
-def read_codes(folder: Path) -> list[CodeRow]:
-    """Read `folder/codes.csv`, refusing a missing column, a blank code or a duplicate with its row.
-
-    Cells the kit escaped against spreadsheet formulas when writing are read back as they were."""
-    path = folder / CODES_FILE
-    records = read_csv(path, CodesetFormatError)
-    header = records[0][1] if records else []
-    missing = [c for c in CODES_COLUMNS if c not in header]
-    if missing:
-        raise CodesetFormatError(
-            f"missing column(s) {', '.join(missing)}; expected {','.join(CODES_COLUMNS)}",
-            path=path,
-            line=1,
-        )
-    rows, seen = [], set()
-    for line, cells in records[1:]:
-        if len(cells) != len(header):
-            raise CodesetFormatError(
-                f"expected {len(header)} cells, as the header has, found {len(cells)}",
-                path=path,
-                line=line,
-            )
-        row = dict(zip(header, cells, strict=True))
-        code = row["code"].strip()
-        if not code:
-            raise CodesetFormatError("blank code", path=path, line=line, field="code")
-        if code in seen:
-            raise CodesetFormatError(
-                f"code {one_line(code)} is listed twice", path=path, line=line, field="code"
-            )
-        if row["active"] not in ("true", "false"):
-            raise CodesetFormatError(
-                f"expected true or false, found {row['active']!r}",
-                path=path,
-                line=line,
-                field="active",
-            )
-        seen.add(code)
-        rows.append(
-            CodeRow(code=code, term=row["term"], rule=row["rule"], active=row["active"] == "true")
-        )
-    return rows
-
-
-def codes_csv_text(rows: list[CodeRow]) -> str:
-    """`codes.csv` as text: the canonical form that is written and hashed, escaped against formulas."""
-    return csv_text(
-        CODES_COLUMNS,
-        ([row.code, row.term, row.rule, "true" if row.active else "false"] for row in rows),
-    )
-
-
-def write_atomically(path: Path, text: str) -> Path:
-    """Write `text` to `path` through a temporary file renamed into place: never half-written."""
-    return atomic.write_text(path, text)
-
-
-def write_codes(folder: Path, rows: list[CodeRow]) -> Path:
-    """Write `codes.csv` atomically."""
-    return write_atomically(folder / CODES_FILE, codes_csv_text(rows))
 
 
 # What the content hash leaves out: the lifecycle state (retiring a version does not change it) and
