@@ -20,7 +20,8 @@ from codesetlib.cohorts.measures import (
     protect_measure,
 )
 from codesetlib.core.disclosure import DisclosureSettings
-from tests.cohort import spec
+from tests.spec import dataset
+from tests.spec.measures.test_intervals import CONTROL_MEASURE
 
 D = dt.date
 
@@ -29,7 +30,7 @@ D = dt.date
 def measure() -> Measure:
     return Measure(
         id="hba1c_control",
-        definition=CohortDefinition.model_validate(spec.CONTROL_MEASURE),
+        definition=CohortDefinition.model_validate(CONTROL_MEASURE),
         numerator="hba1c_controlled",
         group_by=["practice_id"],
         intervals=Intervals(start=D(2024, 1, 1), end=D(2024, 3, 31)),
@@ -45,11 +46,11 @@ def test_monthly_intervals_end_on_the_last_day_of_each_month():
 
 
 def test_every_interval_is_computed_in_one_query(tmp_path, measure):
-    engine = DuckDBEngine(spec.write_tables(tmp_path))
+    engine = DuckDBEngine(dataset.write_tables(tmp_path))
     queries = []
     run = engine.run_sql
     engine.run_sql = lambda sql: queries.append(sql) or run(sql)
-    table = compute_measure(measure, spec.CODESETS, engine)
+    table = compute_measure(measure, dataset.CODESETS, engine)
     assert len(queries) == 1
     assert "interval_start" in queries[0]
     march = table[table["interval_start"] == pd.Timestamp(2024, 3, 1)]
@@ -57,10 +58,10 @@ def test_every_interval_is_computed_in_one_query(tmp_path, measure):
 
 
 def test_the_reference_gives_the_same_measure(tmp_path, measure):
-    data = spec.write_tables(tmp_path)
-    duck = compute_measure(measure, spec.CODESETS, DuckDBEngine(data))
-    ref = compute_measure(measure, spec.CODESETS, PandasReference.from_dataset(data))
-    assert spec.records(duck) == spec.records(ref)
+    data = dataset.write_tables(tmp_path)
+    duck = compute_measure(measure, dataset.CODESETS, DuckDBEngine(data))
+    ref = compute_measure(measure, dataset.CODESETS, PandasReference.from_dataset(data))
+    assert dataset.records(duck) == dataset.records(ref)
 
 
 def test_protected_ratios_come_from_shown_counts_and_hide_with_them():

@@ -1,37 +1,20 @@
-"""Engines for the spec examples: DuckDB and the pandas reference always, Spark when selected.
+"""Engines for the cohort tests: DuckDB and the pandas reference always, Spark when selected.
 
-Spark tests carry `@pytest.mark.spark` (registered here) and share one session-scoped SparkSession
-with two shuffle partitions and no UI; deselect them with `-m "not spark"`.
+Spark tests carry `@pytest.mark.spark` and share the spec suite's one session-scoped SparkSession
+(`tests/spec/engines.py`); deselect them with `-m "not spark"`.
 """
 
 from __future__ import annotations
 
-import shutil
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from codesetlib.cohorts import DuckDBEngine, PandasReference
+from tests.spec.engines import spark_session
 
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "spark: runs on a local Spark session (a few seconds)")
-
-
-@pytest.fixture(scope="session")
-def spark_session():
-    if shutil.which("java") is None:
-        pytest.skip("Spark needs Java 17+ (apt-get install -y openjdk-17-jre-headless)")
-    warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support pandas.*")
-    from codesetlib.cohorts.engines.spark_engine import local_session
-
-    session = local_session(partitions=2)
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-
+__all__ = ["spark_session"]
 
 ENGINE_NAMES = ["duckdb", "pandas", pytest.param("spark", marks=pytest.mark.spark)]
 

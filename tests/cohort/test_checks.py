@@ -11,7 +11,8 @@ import yaml
 
 from codesetlib.cohorts import CodesetCodes, DuckDBEngine, load_definition
 from codesetlib.core.errors import CohortError
-from tests.cohort import spec
+from tests.spec import dataset
+from tests.spec.rules.test_include_and_exclude import DIABETES_ADULTS, DIABETES_ADULTS_EXPECTED
 
 
 def write_definition(folder: Path, data: dict) -> Path:
@@ -22,11 +23,11 @@ def write_definition(folder: Path, data: dict) -> Path:
 
 @pytest.fixture
 def engine(tmp_path: Path) -> DuckDBEngine:
-    return DuckDBEngine(spec.write_tables(tmp_path / "data"))
+    return DuckDBEngine(dataset.write_tables(tmp_path / "data"))
 
 
 def definition_with(tmp_path: Path, change) -> object:
-    data = copy.deepcopy(spec.DIABETES_ADULTS)
+    data = copy.deepcopy(DIABETES_ADULTS)
     change(data)
     return load_definition(write_definition(tmp_path, data))
 
@@ -36,14 +37,14 @@ def line_containing(path: Path, text: str) -> int:
 
 
 def test_a_yaml_definition_runs_like_the_python_one(tmp_path, engine):
-    definition = load_definition(write_definition(tmp_path, spec.DIABETES_ADULTS))
-    assert spec.records(engine.cohort(definition, spec.CODESETS)) == spec.DIABETES_ADULTS_EXPECTED
+    definition = load_definition(write_definition(tmp_path, DIABETES_ADULTS))
+    assert dataset.records(engine.cohort(definition, dataset.CODESETS)) == DIABETES_ADULTS_EXPECTED
 
 
 def test_an_unknown_codeset_is_named_with_its_line(tmp_path, engine):
     definition = definition_with(tmp_path, lambda d: d["criteria"][1].update(codeset="hba1c_typo"))
     with pytest.raises(CohortError, match="unknown codeset 'hba1c_typo'") as raised:
-        engine.cohort(definition, spec.CODESETS)
+        engine.cohort(definition, dataset.CODESETS)
     error = raised.value
     assert error.path == str(tmp_path / "cohort.yaml")
     assert error.field == "criteria[1].codeset"
@@ -55,11 +56,11 @@ def test_a_dmd_codeset_on_clinical_events_is_refused(tmp_path, engine):
     with pytest.raises(
         CohortError, match="'metformin' is dmd but clinical_events is coded in snomedct"
     ):
-        engine.cohort(definition, spec.CODESETS)
+        engine.cohort(definition, dataset.CODESETS)
 
 
 def test_a_bad_date_names_its_field_and_line(tmp_path):
-    data = copy.deepcopy(spec.DIABETES_ADULTS)
+    data = copy.deepcopy(DIABETES_ADULTS)
     data["index_date"] = "2024-02-30"
     path = write_definition(tmp_path, data)
     with pytest.raises(CohortError) as raised:
@@ -69,7 +70,7 @@ def test_a_bad_date_names_its_field_and_line(tmp_path):
 
 
 def test_a_window_that_ends_before_it_starts_is_refused(tmp_path):
-    data = copy.deepcopy(spec.DIABETES_ADULTS)
+    data = copy.deepcopy(DIABETES_ADULTS)
     data["criteria"][0]["window"] = {"start": "1 month", "end": "-1 month"}
     with pytest.raises(CohortError, match="starts") as raised:
         load_definition(write_definition(tmp_path, data))
@@ -79,25 +80,25 @@ def test_a_window_that_ends_before_it_starts_is_refused(tmp_path):
 def test_an_empty_population_is_refused(tmp_path, engine):
     definition = definition_with(tmp_path, lambda d: d["population"].update(age_max=10))
     with pytest.raises(CohortError, match="empty population") as raised:
-        engine.cohort(definition, spec.CODESETS)
+        engine.cohort(definition, dataset.CODESETS)
     assert raised.value.field == "population.age_max"
 
 
 def test_a_column_missing_from_the_data_is_refused_before_running(tmp_path):
-    tables = dict(spec.TABLES, clinical_events=spec.EVENTS.drop(columns="value"))
-    engine = DuckDBEngine(spec.write_tables(tmp_path / "data", tables))
+    tables = dict(dataset.STANDARD, clinical_events=dataset.EVENTS.drop(columns="value"))
+    engine = DuckDBEngine(dataset.write_tables(tmp_path / "data", tables))
     definition = definition_with(tmp_path, lambda d: None)
     with pytest.raises(CohortError, match="clinical_events lacks column\\(s\\) value") as raised:
-        engine.cohort(definition, spec.CODESETS)
+        engine.cohort(definition, dataset.CODESETS)
     assert raised.value.field == "criteria[1].table"
 
 
 def test_a_missing_table_is_refused_before_running(tmp_path):
-    tables = {k: v for k, v in spec.TABLES.items() if k != "medications"}
-    engine = DuckDBEngine(spec.write_tables(tmp_path / "data", tables))
+    tables = {k: v for k, v in dataset.STANDARD.items() if k != "medications"}
+    engine = DuckDBEngine(dataset.write_tables(tmp_path / "data", tables))
     definition = definition_with(tmp_path, lambda d: None)
     with pytest.raises(CohortError, match="no table medications"):
-        engine.cohort(definition, spec.CODESETS)
+        engine.cohort(definition, dataset.CODESETS)
 
 
 def test_a_rule_on_a_value_criterion_is_refused(tmp_path, engine):
@@ -105,15 +106,15 @@ def test_a_rule_on_a_value_criterion_is_refused(tmp_path, engine):
         tmp_path, lambda d: d["rules"].append({"action": "include", "criterion": "hba1c_value"})
     )
     with pytest.raises(CohortError, match="returns last_value, not yes/no") as raised:
-        engine.cohort(definition, spec.CODESETS)
+        engine.cohort(definition, dataset.CODESETS)
     assert raised.value.field == "rules[1].criterion"
 
 
 def test_codes_reach_the_engine_as_data_and_the_sql_is_kept(tmp_path, engine):
     codesets = dict(
-        spec.CODESETS, diabetes=CodesetCodes(coding_system="snomedct", codes=["73211009"])
+        dataset.CODESETS, diabetes=CodesetCodes(coding_system="snomedct", codes=["73211009"])
     )
-    definition = load_definition(write_definition(tmp_path, spec.DIABETES_ADULTS))
+    definition = load_definition(write_definition(tmp_path, DIABETES_ADULTS))
     sql = engine.cohort_sql(definition, codesets)
     assert "73211009" not in sql
     assert "SELECT" in sql

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codesetlib.cohorts import CodesetCodes, CohortDefinition, DuckDBEngine, PandasReference
-from tests.cohort import spec
+from tests.spec import dataset
 
 D = dt.date
 CODESETS = {
@@ -164,7 +164,7 @@ def definitions(draw) -> CohortDefinition:
 
 
 def run(engine, definition) -> tuple[list[dict], list[int]]:
-    return spec.records(engine.cohort(definition, CODESETS)), engine.attrition(
+    return dataset.records(engine.cohort(definition, CODESETS)), engine.attrition(
         definition, CODESETS
     )["patients"].tolist()
 
@@ -173,7 +173,7 @@ def run(engine, definition) -> tuple[list[dict], list[int]]:
 @given(tables=datasets(), definition=definitions())
 def test_duckdb_agrees_with_the_pandas_reference(tables, definition):
     with tempfile.TemporaryDirectory() as folder:
-        data = spec.write_tables(Path(folder), tables)
+        data = dataset.write_tables(Path(folder), tables)
         assert run(DuckDBEngine(data), definition) == run(
             PandasReference.from_dataset(data), definition
         )
@@ -188,7 +188,7 @@ def test_spark_agrees_with_duckdb_and_pandas(spark_session, tables, definition):
     from codesetlib.cohorts.engines.spark_engine import SparkEngine
 
     with tempfile.TemporaryDirectory() as folder:
-        data = spec.write_tables(Path(folder), tables)
+        data = dataset.write_tables(Path(folder), tables)
         expected = run(PandasReference.from_dataset(data), definition)
         assert run(DuckDBEngine(data), definition) == expected
         assert run(SparkEngine(data, spark_session), definition) == expected

@@ -8,12 +8,13 @@ from codesetlib.cohorts import CohortDefinition, DuckDBEngine
 from codesetlib.cohorts.attrition import attrition_figure, protected_attrition
 from codesetlib.cohorts.table1 import table_one
 from codesetlib.core.disclosure import DisclosureSettings
-from tests.cohort import spec
+from tests.spec import dataset
+from tests.spec.attrition.test_steps import ATTRITION
 
 
 def test_attrition_is_protected_and_drawn(tmp_path):
-    engine = DuckDBEngine(spec.write_tables(tmp_path))
-    table = engine.attrition(CohortDefinition.model_validate(spec.ATTRITION), spec.CODESETS)
+    engine = DuckDBEngine(dataset.write_tables(tmp_path))
+    table = engine.attrition(CohortDefinition.model_validate(ATTRITION), dataset.CODESETS)
     shown = protected_attrition(table)
     assert set(shown["patients"]) == {"≤7"}
     figure = attrition_figure(shown, "Diabetes cohort")

@@ -7,7 +7,8 @@ from codesetlib.cohorts import CodeCohort, CohortDefinition, DuckDBEngine
 from codesetlib.cohorts.definition import cohort_patients, patients_per_code
 from codesetlib.cohorts.engines.ibis_engine import IbisEngine
 from codesetlib.cohorts.relations import content_name, named_memtable
-from tests.cohort import spec
+from tests.spec import dataset
+from tests.spec.rules.test_include_and_exclude import DIABETES_ADULTS
 
 COHORT = CodeCohort(codeset="diabetes", codes=("44054006", "73211009"), index_date="2024-01-01")
 
@@ -24,7 +25,7 @@ def test_a_table_is_named_by_its_rows_and_types():
 
 
 def test_the_sql_of_a_codeset_query_reads_the_same_in_every_session(tmp_path):
-    folder = spec.write_tables(tmp_path)
+    folder = dataset.write_tables(tmp_path)
     texts = []
     for _ in range(2):
         engine = DuckDBEngine(folder)
@@ -34,14 +35,14 @@ def test_the_sql_of_a_codeset_query_reads_the_same_in_every_session(tmp_path):
 
 
 def test_a_query_joining_the_codes_twice_runs(tmp_path):
-    engine = DuckDBEngine(spec.write_tables(tmp_path))
+    engine = DuckDBEngine(dataset.write_tables(tmp_path))
     table = engine.execute(patients_per_code(engine.table("clinical_events"), COHORT))
     assert sorted(table["code"]) == ["44054006", "73211009"]
 
 
 def test_a_plan_on_any_ibis_backend_shows_the_same_sql_and_runs(tmp_path):
-    folder = spec.write_tables(tmp_path)
-    definition = CohortDefinition.model_validate(spec.DIABETES_ADULTS)
+    folder = dataset.write_tables(tmp_path)
+    definition = CohortDefinition.model_validate(DIABETES_ADULTS)
 
     def engine() -> IbisEngine:
         con = ibis.duckdb.connect()
@@ -49,8 +50,8 @@ def test_a_plan_on_any_ibis_backend_shows_the_same_sql_and_runs(tmp_path):
         return IbisEngine(con, tables)
 
     first, second = engine(), engine()
-    sql = first.cohort_sql(definition, spec.CODESETS)
-    assert sql == second.cohort_sql(definition, spec.CODESETS)
+    sql = first.cohort_sql(definition, dataset.CODESETS)
+    assert sql == second.cohort_sql(definition, dataset.CODESETS)
     assert "memtable" not in sql and "cohort_relation_" in sql
-    expected = DuckDBEngine(folder).cohort(definition, spec.CODESETS)
-    pd.testing.assert_frame_equal(first.cohort(definition, spec.CODESETS), expected)
+    expected = DuckDBEngine(folder).cohort(definition, dataset.CODESETS)
+    pd.testing.assert_frame_equal(first.cohort(definition, dataset.CODESETS), expected)
