@@ -17,7 +17,7 @@ book: $(INSTALLED) $(NODE_INSTALLED)
 
 # The whole record in one PDF, figures included, printed offline by Debian's Chromium; prints its path.
 pdf: system-deps book
-	$(BIN)/python -m codesetlib.record.book.pdf book
+	$(BIN)/codeset pdf book
 
 test: lint data $(NODE_INSTALLED) system-deps
 	$(BIN)/codeset lint codesets/*

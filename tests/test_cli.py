@@ -79,3 +79,26 @@ def test_lint_of_a_folder_glob_skips_files_and_says_so(tmp_path: Path, release_r
     )
     assert "skipped" in result.stderr and "README.md" in result.stderr
     assert "1 codeset(s)" in result.stdout
+
+
+def test_printing_a_record_not_yet_built_is_one_line_and_exit_2(tmp_path: Path):
+    result = codeset("pdf", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"codeset: error: {tmp_path}: the record's pages have not been generated; build the book "
+        "first (`make book`)"
+    ]
+
+
+def test_no_module_but_the_cli_chooses_an_exit_code_or_prints_an_error():
+    """The kit's errors become one line and an exit code in one place, `codesetlib/cli/main.py`."""
+    package = Path(__file__).resolve().parents[1] / "codesetlib"
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if path.parent.name == "cli":
+            continue
+        text = path.read_text(encoding="utf-8")
+        for marker in ("sys.exit(", "SystemExit", "parser.exit(", "codeset: error:", "__main__"):
+            if marker in text:
+                found.append(f"{path.relative_to(package)}: {marker}")
+    assert found == []

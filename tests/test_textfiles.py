@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from codesetlib.core.errors import CodesetFormatError
-from codesetlib.core.textfiles import file_problem, read_text, text_lines
+from codesetlib.core.errors import CodesetFormatError, file_problem
+from codesetlib.core.textfiles import read_text, text_lines
 
 
 def test_bytes_that_are_not_utf8_are_named_by_line_and_offset(tmp_path: Path):
@@ -49,6 +49,19 @@ def test_a_file_over_the_limit_is_refused_before_it_is_read_whole(tmp_path: Path
 )
 def test_why_a_file_cannot_be_read_is_said_in_words(error: OSError, said: str):
     assert file_problem(error).startswith(said)
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (FileNotFoundError(2, "No such file or directory"), "cannot write: file not found"),
+        (IsADirectoryError(21, "Is a directory"), "cannot write: is a folder, not a file"),
+        (PermissionError(13, "Permission denied"), "cannot write: permission denied"),
+        (OSError(28, "No space left on device"), "cannot write: no space left on device"),
+    ],
+)
+def test_why_a_file_cannot_be_written_is_said_in_the_same_words(error: OSError, said: str):
+    assert file_problem(error, writing=True) == said
 
 
 def test_a_missing_folder_or_file_is_one_error(tmp_path: Path):

@@ -39,7 +39,7 @@ from codesetlib.codesets.files import (
 )
 from codesetlib.codesets.model import CODESET_ID, Codeset
 from codesetlib.core import atomic
-from codesetlib.core.errors import CodesetError
+from codesetlib.core.errors import CodesetError, file_problem
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USER_ERROR = 0, 1, 2
 # A process stopped by signal N exits with 128 + N, as the shell reports it.
@@ -343,16 +343,21 @@ def _not_a_codeset_schema(path: Path) -> str | None:
     return "exists and is not a codeset schema the kit wrote"
 
 
+def _write_or_print(out: Path | None, text: str) -> None:
+    """Write `text` to `out` whole, or to standard output when no file is named."""
+    if out is not None:
+        atomic.write_text(out, text)
+    else:
+        sys.stdout.write(text)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from codesetlib.codesets.interchange import export_codeset
 
     out = _check_out_file(args.out, args.force) if args.out else None
     codeset, expansion = _expanded(_folder(args))
     text = export_codeset(codeset, expansion, args.format)
-    if out is not None:
-        atomic.write_text(out, text)
-    else:
-        sys.stdout.write(text)
+    _write_or_print(out, text)
     return EXIT_OK
 
 
@@ -361,10 +366,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
     out = _check_out_file(args.out, args.force, _not_a_codeset_schema) if args.out else None
     text = json.dumps(Codeset.model_json_schema(), indent=2) + "\n"
-    if out is not None:
-        atomic.write_text(out, text)
-    else:
-        sys.stdout.write(text)
+    _write_or_print(out, text)
     return EXIT_OK
 
 
@@ -388,6 +390,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     from codesetlib.record.pipeline import run_study  # heavy imports only when running a study
 
     print(run_study(Path(args.study), codeset=args.codeset).resolve())
+    return EXIT_OK
+
+
+def cmd_pdf(args: argparse.Namespace) -> int:
+    from codesetlib.record.book.pdf import build_pdf  # heavy imports only when printing
+
+    print(build_pdf(Path(args.book).resolve()))
+    return EXIT_OK
+
+
+def cmd_teaching_edition(args: argparse.Namespace) -> int:
+    from codesetlib.terminology.teaching_edition.build import (
+        SHIPPED_RELEASES,
+        build_dmd_releases,
+        build_snomedct_releases,
+    )
+
+    out = Path(args.out_dir) if args.out_dir else SHIPPED_RELEASES
+    for folder in build_snomedct_releases(out) + build_dmd_releases(out):
+        print(folder)
     return EXIT_OK
 
 
@@ -498,6 +520,18 @@ def build_parser() -> argparse.ArgumentParser:
     run = add("run", cmd_run, "Run a study: data, notebooks and the book.")
     run.add_argument("study", help="the study file, e.g. study.yaml")
     run.add_argument("--codeset", help="run the study's notebooks for this codeset instead")
+
+    pdf = add("pdf", cmd_pdf, "Print a built methods record to one PDF, figures included.")
+    pdf.add_argument("book", nargs="?", default="book", help="the book folder (default: book)")
+
+    teaching = add(
+        "teaching-edition",
+        cmd_teaching_edition,
+        "Rebuild the teaching SNOMED CT and dm+d releases from their reviewed sources.",
+    )
+    teaching.add_argument(
+        "out_dir", nargs="?", help="where to write them (default: the releases the kit ships)"
+    )
     return parser
 
 
@@ -586,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
         # A file the user named could not be read (missing, a folder, no permission): say which.
         if exc.filename is None:
             raise
-        return _user_error(CodesetError(atomic.describe(exc), path=exc.filename))
+        return _user_error(CodesetError(file_problem(exc), path=exc.filename))
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
         print(

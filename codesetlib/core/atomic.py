@@ -18,27 +18,16 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from codesetlib.core.errors import CodesetError
+from codesetlib.core.errors import CodesetError, file_problem
 
 # renameat2(2)'s flag to swap two paths in one step (Linux 3.15 and later).
 RENAME_EXCHANGE = 2
 AT_FDCWD = -100
 
 
-def describe(exc: OSError) -> str:
-    """An OSError's reason in words, without Python's `[Errno n]` prefix."""
-    if isinstance(exc, FileNotFoundError):
-        return "file not found"
-    if isinstance(exc, IsADirectoryError):
-        return "is a folder, not a file"
-    if isinstance(exc, NotADirectoryError):
-        return "a folder on its path is a file"
-    return (exc.strerror or str(exc)).lower()
-
-
 def write_error(path: Path, exc: OSError) -> CodesetError:
     """The error for a write to `path` that the file system refused."""
-    return CodesetError(f"cannot write: {describe(exc)}", path=path)
+    return CodesetError(file_problem(exc, writing=True), path=path)
 
 
 def _new_file_mode(path: Path) -> int:
@@ -101,28 +90,11 @@ def check_file_target(path: Path) -> None:
 
 def write_bytes(path: Path, data: bytes) -> Path:
     """Write `data` to `path` whole or not at all (temporary file, fsync, rename)."""
-    path = Path(path)
-    check_file_target(path)
-    mode = _new_file_mode(path)
-    try:
-        descriptor, name = tempfile.mkstemp(**_temporary_name(path))
-    except OSError as exc:
-        raise write_error(path, exc) from None
-    temporary = Path(name)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException as exc:
-        temporary.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise write_error(path, exc) from None
-        raise
-    _sync_folder(path.parent)
-    return path
+    with file_written_whole(path) as temporary, temporary.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return Path(path)
 
 
 def write_text(path: Path, text: str) -> Path:

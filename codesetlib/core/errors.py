@@ -1,12 +1,31 @@
 """One exception family for every user-facing error the kit raises.
 
 Each error carries where it happened (a file, and a line, row or field when known) so that the CLI can
-print one clear line and exit non-zero without a traceback.
+print one clear line and exit non-zero without a traceback. What the file system refuses is said in
+words by `file_problem`, the same for every reader and writer.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+# The reasons a user meets most often, said as a user would say them.
+COMMON_FILE_PROBLEMS: tuple[tuple[type[OSError], str], ...] = (
+    (FileNotFoundError, "file not found"),
+    (IsADirectoryError, "is a folder, not a file"),
+    (NotADirectoryError, "a folder on its path is a file"),
+    (PermissionError, "permission denied"),
+)
+
+
+def file_problem(error: OSError, *, writing: bool = False) -> str:
+    """Why a file could not be read (or, `writing`, written), in a user's words rather than Python's
+    `[Errno n] ...`: a common reason as a user would say it, any other in the system's words."""
+    common = next((words for kind, words in COMMON_FILE_PROBLEMS if isinstance(error, kind)), None)
+    reason = error.strerror or str(error)
+    if writing:
+        return f"cannot write: {common or reason.lower()}"
+    return common or f"cannot be read ({reason})"
 
 
 class CodesetError(Exception):

@@ -11,26 +11,13 @@ import codecs
 from collections.abc import Iterator
 from pathlib import Path
 
-from codesetlib.core.errors import CodesetError
+from codesetlib.core.errors import CodesetError, file_problem
 
 
 def one_line(text: str) -> str:
     """Text from a user's file quoted in a message, kept to one line: a line break or other control
     character in it (a quoted CSV cell, a YAML key) is written as its escape, e.g. `\\n`."""
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
-
-
-def file_problem(error: OSError) -> str:
-    """Why a file could not be read, in a reader's words."""
-    if isinstance(error, FileNotFoundError):
-        return "file not found"
-    if isinstance(error, IsADirectoryError):
-        return "is a folder, not a file"
-    if isinstance(error, NotADirectoryError):
-        return "a folder on its path is a file"
-    if isinstance(error, PermissionError):
-        return "permission denied"
-    return f"cannot be read ({error.strerror or error})"
 
 
 def read_bytes(path: Path, error: type[CodesetError], *, limit: int | None = None) -> bytes:

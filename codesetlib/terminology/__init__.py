@@ -14,8 +14,7 @@ import os
 import warnings
 from pathlib import Path
 
-from codesetlib.core.errors import CodesetError, TerminologyError
-from codesetlib.core.textfiles import file_problem
+from codesetlib.core.errors import CodesetError, TerminologyError, file_problem
 from codesetlib.terminology import dmd, icd10, snomedct
 from codesetlib.terminology.base import Concept, Release, ReleaseSkipped, Terminology
 

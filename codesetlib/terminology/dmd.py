@@ -17,7 +17,8 @@ from xml.parsers import expat
 
 import pyarrow as pa
 
-from codesetlib.core.textfiles import file_problem, one_line
+from codesetlib.core.errors import file_problem
+from codesetlib.core.textfiles import one_line
 from codesetlib.terminology.base import MalformedRelease, MissingReleaseFile, Release
 from codesetlib.terminology.cache import index_path
 from codesetlib.terminology.identifiers import dmd_id_problem, first_bad_sctid

@@ -62,7 +62,7 @@ def sctid_problem(code: str, *, partitions: set[str] | None = None) -> str | Non
     Checks the form (6 to 18 digits, no leading zero), the partition identifier and the Verhoeff check
     digit, as the SNOMED CT identifier specification sets them out.
     """
-    if not _SCTID.match(code):
+    if not _SCTID.fullmatch(code):
         return "expected 6 to 18 digits with no leading zero"
     partition = code[-3:-1]
     allowed = CONCEPT_PARTITIONS if partitions is None else partitions
@@ -101,7 +101,7 @@ def first_bad_sctid(codes: Sequence[str], partitions: set[str] | None = None) ->
     codes = list(codes)
     if not codes:
         return None
-    form_ok = np.array([bool(_SCTID.match(c)) for c in codes])
+    form_ok = np.array([bool(_SCTID.fullmatch(c)) for c in codes])
     if not form_ok.all():
         return int(np.argmin(form_ok))
     partition_ok = np.isin(np.array([c[-3:-1] for c in codes]), sorted(allowed))

@@ -71,3 +71,9 @@ def test_snomed_identifiers_keep_their_partition_rules():
     assert sctid_problem("12011", partitions={"01"}) is not None  # too short
     assert sctid_problem(f"12301{verhoeff.calc_check_digit('12301')}", partitions={"01"}) is None
     assert "partition" in sctid_problem(f"12301{verhoeff.calc_check_digit('12301')}")
+
+
+@pytest.mark.parametrize("code", ["138875005\n", " 138875005", "１38875005"])
+def test_an_identifier_is_ascii_digits_and_nothing_else(code):
+    assert sctid_problem(code) == "expected 6 to 18 digits with no leading zero"
+    assert first_bad_sctid(["138875005", code]) == 1

@@ -5,21 +5,19 @@ the system's Chromium (Debian's `chromium`, which `make system-deps` installs) a
 the built page and its files, so it works offline. The book's sources must have been generated first
 (`make book`): the notebooks are not executed again.
 
-`python -m codesetlib.record.book.pdf [BOOK_DIR]` writes BOOK_DIR/_build/pdf/record.pdf and prints its path.
+`codeset pdf [BOOK_DIR]` writes BOOK_DIR/_build/pdf/record.pdf and prints its path.
 """
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import yaml
 
-from codesetlib.core.errors import CodesetError, StudyError
+from codesetlib.core.errors import StudyError
 from codesetlib.record.book.build import build_book
 
 PDF_FILE = Path("_build") / "pdf" / "record.pdf"
@@ -120,22 +118,3 @@ def build_pdf(book_dir: Path) -> Path:
     """Write the whole record, figures included, to `book_dir/_build/pdf/record.pdf`; return it."""
     page = build_single_page(book_dir)
     return print_to_pdf(page, book_dir / PDF_FILE)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m codesetlib.record.book.pdf",
-        description="Print the built methods record to PDF.",
-    )
-    parser.add_argument("book", nargs="?", default="book", type=Path, help="the book folder")
-    args = parser.parse_args(argv)
-    try:
-        print(build_pdf(args.book.resolve()))
-    except CodesetError as exc:
-        print(f"codeset: error: {exc.location_message()}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

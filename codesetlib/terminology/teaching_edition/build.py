@@ -5,12 +5,11 @@
 and `build_dmd_releases` turns `source/dmd.xml` into two dm+d XML releases. The output is derived:
 the same source always gives byte-identical files (fixed effective times, sorted rows, identifiers
 numbered in source order and uuid5 refset member ids), so edit the source and rebuild, never the
-output. Run `python -m codesetlib.terminology.teaching_edition.build OUT_DIR`.
+output. Run `codeset teaching-edition [OUT_DIR]`.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import uuid
 import xml.etree.ElementTree as ET
@@ -22,6 +21,7 @@ from xml.sax.saxutils import escape
 from stdnum import verhoeff
 
 from codesetlib.core.errors import TerminologyError
+from codesetlib.terminology.identifiers import dmd_id_problem, sctid_problem
 
 HERE = Path(__file__).parent
 SNOMEDCT_SOURCE = HERE / "source" / "snomedct_concepts.csv"
@@ -78,26 +78,10 @@ def verhoeff_check_digit(body: str) -> str:
     return verhoeff.calc_check_digit(body)
 
 
-def verhoeff_valid(code: str) -> bool:
-    """True when the last digit of `code` is its Verhoeff check digit."""
-    return code.isdigit() and verhoeff.is_valid(code)
-
-
 def extension_id(item: int, partition: str) -> str:
     """An identifier in the teaching namespace: item, namespace, partition and check digit."""
     body = f"{item}{NAMESPACE}{partition}"
     return body + verhoeff_check_digit(body)
-
-
-def sctid_problem(code: str, partitions: Iterable[str] = ("00", "10")) -> str | None:
-    """Why `code` is not a valid SNOMED CT identifier in one of `partitions` (None when it is)."""
-    if not (code.isdigit() and 6 <= len(code) <= 18 and code[0] != "0"):
-        return "expected 6 to 18 digits with no leading zero"
-    if code[-3:-1] not in partitions:
-        return f"partition identifier {code[-3:-1]} is not one of {', '.join(partitions)}"
-    if not verhoeff_valid(code):
-        return "the check digit is wrong (Verhoeff)"
-    return None
 
 
 def in_teaching_namespace(code: str) -> bool:
@@ -599,7 +583,7 @@ def _verify_dmd_product(product: DmdProduct, path: Path) -> None:
         return TerminologyError(message, path=path, line=product.line, field=field)
 
     id_field = "CD" if product.table == "SUPPLIER" else _dmd_id_field(product.table)
-    problem = sctid_problem(product.code)
+    problem = dmd_id_problem(product.code)
     if problem:
         raise refuse(id_field, f"{product.code}: {problem}")
     if (product.source == "synthetic") != in_teaching_namespace(product.code):
@@ -698,27 +682,3 @@ def build_dmd_releases(
     snomed_ids = [row.concept_id for row in read_source(snomed_source)]
     verify_dmd_source(products, source, snomed_ids)
     return [write_dmd_release(products, release, out_dir) for release in RELEASES]
-
-
-# ----------------------------------------------------------------------------- command line
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Build both terminologies into OUT_DIR (default: the releases shipped with the package)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m codesetlib.terminology.teaching_edition.build",
-        description=__doc__.split("\n")[0],
-    )
-    parser.add_argument("out_dir", nargs="?", type=Path, default=SHIPPED_RELEASES)
-    args = parser.parse_args(argv)
-    try:
-        folders = build_snomedct_releases(args.out_dir) + build_dmd_releases(args.out_dir)
-    except TerminologyError as error:
-        parser.exit(1, f"error: {error}\n")
-    for folder in folders:
-        print(folder)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
