@@ -20,7 +20,7 @@ from codesetlib.codesets.model import (
     version_key,
 )
 from codesetlib.core import atomic
-from codesetlib.core.csvfiles import csv_text, read_csv
+from codesetlib.core.csvfiles import csv_text, read_csv, require_columns
 from codesetlib.core.errors import CodesetFormatError, CodesetNotFound
 from codesetlib.core.textfiles import one_line
 from codesetlib.core.yamlfile import validate_yaml
@@ -118,13 +118,7 @@ def read_codes(folder: Path) -> list[CodeRow]:
     path = folder / CODES_FILE
     records = read_csv(path, CodesetFormatError)
     header = records[0][1] if records else []
-    missing = [c for c in CODES_COLUMNS if c not in header]
-    if missing:
-        raise CodesetFormatError(
-            f"missing column(s) {', '.join(missing)}; expected {','.join(CODES_COLUMNS)}",
-            path=path,
-            line=1,
-        )
+    require_columns(header, CODES_COLUMNS, path, CodesetFormatError)
     rows, seen = [], set()
     for line, cells in records[1:]:
         if len(cells) != len(header):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from codesetlib.core.errors import CodesetError
@@ -25,6 +25,23 @@ _NEEDS_QUOTES = (",", '"', "\n", "\r")
 
 def _looks_like_formula(cell: str) -> bool:
     return cell.lstrip("'").startswith(FORMULA_STARTS)
+
+
+def require_columns(
+    header: Sequence[str] | None,
+    required: Sequence[str],
+    path: Path,
+    error: type[CodesetError],
+) -> None:
+    """Refuse a header (line 1 of `path`) that lacks a required column, naming the missing ones and
+    every column expected."""
+    missing = [c for c in required if c not in (header or [])]
+    if missing:
+        raise error(
+            f"missing column(s) {', '.join(missing)}; expected {', '.join(required)}",
+            path=path,
+            line=1,
+        )
 
 
 def escape_cell(cell: str) -> str:

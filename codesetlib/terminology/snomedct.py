@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as arrow_csv
 
+from codesetlib.core.csvfiles import require_columns
 from codesetlib.core.errors import TerminologyError
 from codesetlib.core.textfiles import one_line, text_lines
 from codesetlib.terminology.base import MalformedRelease, MissingReleaseFile, Release
@@ -98,13 +99,7 @@ def read_rf2(path: Path, required: list[str]) -> Iterator[tuple[int, dict[str, s
     lines = text_lines(path, MalformedRelease)
     try:
         reader = csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise MalformedRelease(
-                f"missing column(s) {', '.join(missing)}; expected {', '.join(required)}",
-                path=path,
-                line=1,
-            )
+        require_columns(reader.fieldnames, required, path, MalformedRelease)
         for line, row in enumerate(reader, start=2):
             if None in row or None in row.values():
                 raise MalformedRelease(
@@ -145,13 +140,7 @@ def read_rf2_columns(path: Path, required: list[str]) -> pa.Table:
         header = next(lines, "").rstrip("\r\n").split("\t")
     finally:
         lines.close()
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise MalformedRelease(
-            f"missing column(s) {', '.join(missing)}; expected {', '.join(required)}",
-            path=path,
-            line=1,
-        )
+    require_columns(header, required, path, MalformedRelease)
     try:
         table = arrow_csv.read_csv(
             path,

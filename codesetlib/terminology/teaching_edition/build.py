@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape
 
 from stdnum import verhoeff
 
+from codesetlib.core.csvfiles import require_columns
 from codesetlib.core.errors import TerminologyError
 from codesetlib.terminology.identifiers import dmd_id_problem, sctid_problem
 
@@ -156,9 +157,7 @@ def read_source(path: Path = SNOMEDCT_SOURCE) -> list[SourceConcept]:
     """The rows of the concept source CSV, with their line numbers."""
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise TerminologyError(f"missing column(s) {', '.join(missing)}", path=path, line=1)
+        require_columns(reader.fieldnames, COLUMNS, path, TerminologyError)
         return [_source_row(line, row) for line, row in enumerate(reader, start=2)]
 
 
