@@ -59,6 +59,7 @@ class CohortPlan:
     steps: list[tuple[str, ir.BooleanValue]]
     entered: ir.Table
     output_columns: list[str]
+    sources: Sources
 
     def patients(self) -> ir.Table:
         """The rows that pass every step, with the output columns, in patient order."""
@@ -72,6 +73,28 @@ class CohortPlan:
             passed = passed & cond
             counts[f"step_{i}"] = passed.cast("int64").sum().fill_null(0)
         return self.rows.aggregate(**counts)
+
+    def patients_per_code(self, criterion: Criterion) -> ir.Table:
+        """For each code of the criterion's codeset: the patients of the cohort with an event of it
+        in the criterion's window, and those events; codes no one has count zero. Most patients
+        first, then by code."""
+        sources = self.sources
+        events = window_events(criterion, sources)
+        rows = self.entered.select(*KEYS)
+        predicates = [rows.patient_id == events.patient_id]
+        if sources.fixed_index is None:
+            predicates += in_window(events.event_date, rows.index_date, criterion.window)
+        found = rows.join(events, predicates).select(events.patient_id, events.code)
+        per_code = found.group_by("code").agg(
+            patients=found.patient_id.nunique(), events=found.count()
+        )
+        codes = sources.codes.filter(sources.codes.codeset == criterion.codeset).select("code")
+        counted = codes.left_join(per_code, codes.code == per_code.code).select(
+            code=codes.code,
+            patients=ibis.coalesce(per_code.patients, 0),
+            events=ibis.coalesce(per_code.events, 0),
+        )
+        return counted.order_by([ibis.desc("patients"), "code"])
 
 
 @dataclass(frozen=True)
@@ -366,9 +389,12 @@ def needed_columns(definition: CohortDefinition, columns: set[str]) -> set[str]:
 
 
 def all_rows(definition: CohortDefinition, base: ir.Table, sources: Sources) -> ir.Table:
-    """Every row with registration and the columns the steps read, for attrition."""
-    rows = left_join(base, registrations(base, sources, borough=False), sources.keys)
-    rows = rows.mutate(registered=rows.practice_id.notnull())
+    """Every row with the columns the steps read (registration only when a step asks for it, so
+    data without registrations run a definition that does not), for attrition."""
+    rows = base
+    if definition.population.registered:
+        rows = left_join(base, registrations(base, sources, borough=False), sources.keys)
+        rows = rows.mutate(registered=rows.practice_id.notnull())
     needed = needed_columns(definition, {r.criterion for r in definition.rules})
     rows = with_criteria(rows, [c for c in definition.criteria if c.name in needed], sources)
     return with_flags(rows, [f for f in definition.flags if f.name in needed])
@@ -428,4 +454,5 @@ def compile_plan(
         steps=entry_steps(definition, rows),
         entered=entered_rows(definition, base, sources, needs),
         output_columns=outputs,
+        sources=sources,
     )

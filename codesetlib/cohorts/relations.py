@@ -9,7 +9,7 @@ hold the same rows.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import ibis
 import ibis.expr.types as ir
@@ -30,3 +30,10 @@ def named_memtable(frame: pd.DataFrame, schema: Mapping[str, str], prefix: str) 
     build each such table once and join that one table wherever it needs it."""
     table = ibis.memtable(frame, schema=dict(schema))
     return table.op().copy(name=content_name(frame, schema, prefix)).to_expr()
+
+
+def code_list_table(codes: Iterable[str]) -> ir.Table:
+    """A list of codes as a one-column table (`code`), so that the codes reach a query as data joined
+    against, never as SQL text."""
+    frame = pd.DataFrame({"code": sorted(set(codes))}, dtype="string")
+    return named_memtable(frame, {"code": "string"}, "codes")

@@ -1,4 +1,5 @@
-"""Cohorts for the record: expand the codesets a definition names, run it in DuckDB, and describe it.
+"""Cohorts for the record: expand the codesets a definition names at the versions the study pins, run
+it in DuckDB, and describe it.
 
 The notebooks call these so that each cohort page shows its definition in words, its attrition table and
 flow chart, Table 1 and the SQL that ran.
@@ -6,6 +7,7 @@ flow chart, Table 1 and the SQL that ran.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,13 +78,20 @@ class CohortRun:
     sql: str
 
 
-def run_cohort(definition_path: str | Path, *, codesets_dir: str, dataset_dir: str) -> CohortRun:
-    """Load a cohort definition, expand its codesets and run it in DuckDB over the dataset."""
+def run_cohort(
+    definition_path: str | Path,
+    *,
+    codesets_dir: str,
+    dataset_dir: str,
+    codeset_versions: Mapping[str, str | None] | None = None,
+) -> CohortRun:
+    """Load a cohort definition, expand its codesets at the versions the study pins
+    (`codeset_versions`, by id) and run it in DuckDB over the dataset."""
     path = resolve(definition_path)
     if not path.is_file():
         raise CohortError("cohort definition not found", path=path)
     definition = load_definition(path)
-    codesets = codeset_codes(codesets_dir, definition.codesets_used())
+    codesets = codeset_codes(codesets_dir, definition.codesets_used(), codeset_versions)
     engine = DuckDBEngine(resolve(dataset_dir))
     return CohortRun(
         definition=definition,
@@ -116,8 +125,10 @@ def practice_measure(
     codesets_dir: str,
     dataset_dir: str,
     disclosure: DisclosureSettings,
+    codeset_versions: Mapping[str, str | None] | None = None,
 ) -> PracticeMeasure:
-    """The share of the cohort meeting `numerator`, by practice and interval, every interval in one query.
+    """The share of the cohort meeting `numerator`, by practice and interval, every interval in one query,
+    with its codesets at the versions the study pins (`codeset_versions`, by id).
 
     Everything shown derives from the protected counts: the proportions, the overall proportion the
     funnel is drawn around, and which practices lie outside its limits."""
@@ -129,7 +140,7 @@ def practice_measure(
         group_by=["practice_id", "borough"],
         intervals=Intervals(start=start, end=end, frequency=frequency),
     )
-    codesets = codeset_codes(codesets_dir, definition.codesets_used())
+    codesets = codeset_codes(codesets_dir, definition.codesets_used(), codeset_versions)
     table = compute_measure(measure, codesets, DuckDBEngine(resolve(dataset_dir)))
     protected = protect_measure(table, disclosure)
     last = protected["interval_start"].max()

@@ -126,6 +126,7 @@ def notebook_parameters(study: Study, declared: set[str], given: dict) -> dict:
     common = {
         "codeset_id": study.codeset_ids[0],
         "codeset_ids": study.codeset_ids,
+        "codeset_versions": {pin.id: pin.version for pin in study.codesets},
         "codesets_dir": study.codesets_dir,
         "dataset_dir": study.dataset_dir,
         "index_date": study.index_date.isoformat(),

@@ -22,7 +22,7 @@ from codesetlib.codesets.interchange import new_codeset, write_codeset
 from codesetlib.codesets.model import CODESET_ID, CodeRow, Codeset, CodesetRule, Decision
 from codesetlib.core.disclosure import DisclosureSettings, protect_counts
 from codesetlib.core.paths import resolve
-from codesetlib.record.codeset_review import rules_table
+from codesetlib.record.codeset_review_page import rules_table
 from codesetlib.teaching import BuilderError
 from codesetlib.teaching.counts import PatientCounter
 from codesetlib.terminology import Concept, Terminology, open_release

@@ -11,7 +11,7 @@ import ibis
 import pandas as pd
 
 from codesetlib.cohorts import DuckDBEngine
-from codesetlib.cohorts.definition import codes_table
+from codesetlib.cohorts.relations import code_list_table
 from codesetlib.core.errors import DatasetError
 from codesetlib.data.synthetic.manifest import dataset_tables
 
@@ -69,7 +69,7 @@ def events_with_codes(engine: DuckDBEngine, codes: set[str], on_or_before: dt.da
     if not codes:
         return pd.DataFrame({"patient_id": [], "date": [], "code": []})
     events = engine.table("clinical_events")
-    wanted = codes_table(tuple(codes))
+    wanted = code_list_table(codes)
     dated = events.filter(events.date <= ibis.literal(on_or_before))
     found = dated.semi_join(wanted, dated.code == wanted.code).select("patient_id", "date", "code")
     return engine.execute(found.order_by(["patient_id", "date", "code"]))

@@ -3,14 +3,15 @@
 import ibis
 import pandas as pd
 
-from codesetlib.cohorts import CodeCohort, CohortDefinition, DuckDBEngine
-from codesetlib.cohorts.definition import cohort_patients, patients_per_code
+from codesetlib.cohorts import CodesetCodes, CohortDefinition, DuckDBEngine, codes_cohort
+from codesetlib.cohorts.codeset_cohorts import HAS_CODE
 from codesetlib.cohorts.engines.ibis_engine import IbisEngine
 from codesetlib.cohorts.relations import content_name, named_memtable
 from tests.spec import dataset
 from tests.spec.rules.test_include_and_exclude import DIABETES_ADULTS
 
-COHORT = CodeCohort(codeset="diabetes", codes=("44054006", "73211009"), index_date="2024-01-01")
+COHORT = codes_cohort("diabetes", "2024-01-01")
+CODES = {"diabetes": CodesetCodes(coding_system="snomedct", codes=["44054006", "73211009"])}
 
 
 def test_a_table_is_named_by_its_rows_and_types():
@@ -29,14 +30,14 @@ def test_the_sql_of_a_codeset_query_reads_the_same_in_every_session(tmp_path):
     texts = []
     for _ in range(2):
         engine = DuckDBEngine(folder)
-        texts.append(engine.sql(cohort_patients(engine.table("clinical_events"), COHORT)))
+        texts.append(engine.cohort_sql(COHORT, CODES))
     assert texts[0] == texts[1]
     assert "memtable" not in texts[0]
 
 
 def test_a_query_joining_the_codes_twice_runs(tmp_path):
     engine = DuckDBEngine(dataset.write_tables(tmp_path))
-    table = engine.execute(patients_per_code(engine.table("clinical_events"), COHORT))
+    table = engine.patients_per_code(COHORT, CODES, HAS_CODE)
     assert sorted(table["code"]) == ["44054006", "73211009"]
 
 

@@ -43,17 +43,6 @@ GAPS: dict[tuple[str, str], Gap] = {
         raises=AttributeError,
         modes=("sql",),
     ),
-    # The plan joins registrations into every row for the attrition counts (`plan.all_rows`), even
-    # when the definition does not ask about registration, which the checks and the pandas
-    # reference allow; the Ibis engines then fail for want of the table while planning.
-    **{
-        (engine, "population/missing_tables"): Gap(
-            "notimpl",
-            "the Ibis plan reads the registrations table even when nothing asks about registration",
-            raises=KeyError,
-        )
-        for engine in ("duckdb", "spark")
-    },
 }
 
 

@@ -17,7 +17,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from codesetlib.cohorts.checks import check_definition
-from codesetlib.cohorts.model import CodesetCodes, CohortDefinition
+from codesetlib.cohorts.model import CodesetCodes, CohortDefinition, Criterion
 from codesetlib.cohorts.plan import (
     CohortPlan,
     Relation,
@@ -25,6 +25,7 @@ from codesetlib.cohorts.plan import (
     in_memory,
     intervals_relation,
 )
+from codesetlib.core.errors import CohortError
 
 DATASET_TABLES = ["patients", "registrations", "practices", "clinical_events", "medications"]
 # Plans (and, in the DuckDB engine, SQL texts) kept per engine; the oldest are dropped first.
@@ -125,6 +126,14 @@ class IbisEngine:
         """The SQL of the cohort, for the record."""
         return self.sql(self.plan(definition, codesets).patients())
 
+    def patients_per_code(
+        self, definition: CohortDefinition, codesets: Mapping[str, CodesetCodes], criterion: str
+    ) -> pd.DataFrame:
+        """For each code of a criterion's codeset: the cohort's patients with an event of it in the
+        criterion's window, and those events (code, patients, events; unused codes count zero)."""
+        plan = self.plan(definition, codesets)
+        return self.execute(plan.patients_per_code(named_criterion(definition, criterion)))
+
     def attrition(
         self, definition: CohortDefinition, codesets: Mapping[str, CodesetCodes]
     ) -> pd.DataFrame:
@@ -155,6 +164,15 @@ class IbisEngine:
         extra = tuple(sorted({numerator, *([denominator] if denominator else []), *group_by}))
         plan = self.plan(definition, codesets, extra, (interval_starts, interval_ends))
         return self.execute(measure_expr(plan, numerator, denominator, group_by))
+
+
+def named_criterion(definition: CohortDefinition, name: str) -> Criterion:
+    """The definition's criterion called `name`; a CohortError naming the criteria when none is."""
+    found = definition.criterion(name)
+    if found is None:
+        known = ", ".join(c.name for c in definition.criteria) or "none"
+        raise CohortError(f"the cohort {definition.id} has no criterion {name!r} (it has: {known})")
+    return found
 
 
 def measure_expr(

@@ -15,7 +15,11 @@ import pandas as pd
 
 from codesetlib.cohorts.checks import check_definition
 from codesetlib.cohorts.dates import add_offset, age_on
-from codesetlib.cohorts.engines.ibis_engine import DATASET_TABLES, attrition_table
+from codesetlib.cohorts.engines.ibis_engine import (
+    DATASET_TABLES,
+    attrition_table,
+    named_criterion,
+)
 from codesetlib.cohorts.model import AGE_BANDS, CodesetCodes, CohortDefinition, Criterion, Window
 from codesetlib.data.synthetic.manifest import dataset_tables
 
@@ -84,6 +88,35 @@ class PandasReference:
         columns = definition.output_columns()
         table = pd.DataFrame([{c: r[c] for c in columns} for r in kept], columns=columns)
         return table
+
+    def patients_per_code(
+        self, definition: CohortDefinition, codesets: Mapping[str, CodesetCodes], criterion: str
+    ) -> pd.DataFrame:
+        """Each code of the criterion's codeset, counted over the events in its window of every row
+        that passes every step."""
+        found = named_criterion(definition, criterion)
+        rows, _ = self.rows(definition, codesets)
+        events = self._events_by_patient(found.table)
+        codes = codesets[found.codeset].codes
+        patients: dict[str, set[int]] = {code: set() for code in codes}
+        counts = dict.fromkeys(codes, 0)
+        for row in rows:
+            if not all(row["steps"]):
+                continue
+            for event in events.get(row["patient_id"], []):
+                if event["code"] in codes and in_window(
+                    event["date"], row["index_date"], found.window
+                ):
+                    patients[event["code"]].add(row["patient_id"])
+                    counts[event["code"]] += 1
+        table = pd.DataFrame(
+            {
+                "code": list(codes),
+                "patients": [len(patients[c]) for c in codes],
+                "events": [counts[c] for c in codes],
+            }
+        )
+        return table.sort_values(["patients", "code"], ascending=[False, True], ignore_index=True)
 
     def attrition(
         self, definition: CohortDefinition, codesets: Mapping[str, CodesetCodes]

@@ -1,4 +1,5 @@
-"""The tables of a codeset review: its metadata, rules, expanded codes and the patients they find."""
+"""The codeset review page: a codeset's metadata, rules and expanded codes, and the patients its codes
+find, counted by the cohort engine running the codeset's codes cohort."""
 
 from __future__ import annotations
 
@@ -9,56 +10,57 @@ from pathlib import Path
 import pandas as pd
 
 from codesetlib.codesets.expand import Expansion, expand_rules
-from codesetlib.codesets.files import codeset_dir, load_codeset
 from codesetlib.codesets.model import Codeset
-from codesetlib.cohorts import CodeCohort, DuckDBEngine
-from codesetlib.cohorts.definition import cohort_patients, patients_per_code
+from codesetlib.cohorts import CohortDefinition, DuckDBEngine
+from codesetlib.cohorts.codes import expanded_codes, pinned_codeset
+from codesetlib.cohorts.codeset_cohorts import HAS_CODE, codes_cohort, table_coded_in
 from codesetlib.core.disclosure import DisclosureSettings, protect_counts
 from codesetlib.core.paths import resolve
 
 
 @dataclass(frozen=True)
-class CodesetReview:
-    """Everything the review notebook shows about one codeset on one dataset."""
+class CodesetReviewPage:
+    """Everything the codeset review page shows about one codeset on one dataset."""
 
     codeset: Codeset
     expansion: Expansion
-    cohort: CodeCohort
+    cohort: CohortDefinition
     patients_per_code: pd.DataFrame
     cohort_size: int
     sql: str
     disclosure: DisclosureSettings
 
 
-def review_codeset(
+def codeset_review_page(
     codeset_id: str,
     *,
     codesets_dir: str | Path,
     dataset_dir: str | Path,
     index_date: str | dt.date,
+    version: str | None = None,
     disclosure: DisclosureSettings | None = None,
-) -> CodesetReview:
-    """Load, expand and apply one codeset to a dataset (paths relative to the project root)."""
-    codeset = load_codeset(codeset_dir(resolve(codesets_dir), codeset_id))
+) -> CodesetReviewPage:
+    """Load one codeset at the version the study pins (the current one when `version` is None),
+    expand it, and run its codes cohort on a dataset (paths relative to the project root)."""
+    codeset = pinned_codeset(codesets_dir, codeset_id, version)
     expansion = expand_rules(codeset)
-    cohort = CodeCohort(
-        codeset=codeset.id,
-        codes=tuple(row.code for row in expansion.codes),
-        index_date=dt.date.fromisoformat(str(index_date)),
+    cohort = codes_cohort(
+        codeset.id,
+        dt.date.fromisoformat(str(index_date)),
+        table=table_coded_in(codeset.coding_system),
     )
+    codes = {codeset.id: expanded_codes(codeset, expansion)}
     engine = DuckDBEngine(resolve(dataset_dir))
-    events = engine.table("clinical_events")
-    per_code = engine.execute(patients_per_code(events, cohort))
-    patients = cohort_patients(events, cohort)
+    per_code = engine.patients_per_code(cohort, codes, HAS_CODE)
     terms = {row.code: row.term for row in expansion.codes}
     per_code.insert(1, "term", per_code["code"].map(terms))
-    return CodesetReview(
+    return CodesetReviewPage(
         codeset=codeset,
         expansion=expansion,
         cohort=cohort,
         patients_per_code=per_code,
-        cohort_size=int(engine.execute(patients.count().as_table()).iloc[0, 0]),
-        sql=engine.sql(patients),
+        cohort_size=len(engine.cohort(cohort, codes)),
+        sql=engine.cohort_sql(cohort, codes),
         disclosure=disclosure or DisclosureSettings(),
     )
 
@@ -96,12 +98,12 @@ def rules_table(expansion: Expansion) -> pd.DataFrame:
     )
 
 
-def codes_table(expansion: Expansion) -> pd.DataFrame:
+def expanded_codes_table(expansion: Expansion) -> pd.DataFrame:
     """The expanded codes with their terms and the rule that brought each in."""
     return pd.DataFrame([{"Code": r.code, "Term": r.term, "Rule": r.rule} for r in expansion.codes])
 
 
-def usage_table(review: CodesetReview) -> pd.DataFrame:
+def usage_table(review: CodesetReviewPage) -> pd.DataFrame:
     """Patients and events per code on or before the index date, under disclosure control."""
     table = review.patients_per_code.rename(
         columns={"code": "Code", "term": "Term", "patients": "Patients", "events": "Events"}
@@ -109,11 +111,11 @@ def usage_table(review: CodesetReview) -> pd.DataFrame:
     return protect_counts(table, ["Patients", "Events"], review.disclosure)
 
 
-def cohort_summary(review: CodesetReview) -> pd.DataFrame:
+def cohort_summary(review: CodesetReviewPage) -> pd.DataFrame:
     """The cohort's size under disclosure control, with the index date and codes used."""
     table = pd.DataFrame(
         {
-            "Index date": [review.cohort.index_date.isoformat()],
+            "Index date": [str(review.cohort.index_date.date)],
             "Codes in codeset": [len(review.expansion.codes)],
             "Patients with a code on or before the index date": [review.cohort_size],
         }
