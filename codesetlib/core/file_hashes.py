@@ -16,10 +16,11 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
+from codesetlib.core import atomic
+from codesetlib.core.errors import CodesetError
 from codesetlib.core.paths import cache_dir
 
 # Bump when an entry's layout changes, so old entries are not read with new code.
@@ -63,17 +64,10 @@ def _remember(entry: Path, path: Path, stamp: list[int], sha256: str) -> None:
     text = json.dumps(
         {"format": ENTRY_FORMAT, "path": str(path), "fingerprint": stamp, "sha256": sha256}
     )
-    # A cache entry: written whole (temporary file, then rename) or not at all, and never an error.
-    with contextlib.suppress(OSError):
+    # A cache entry: written whole or not at all, and never an error.
+    with contextlib.suppress(OSError, CodesetError):
         entry.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, name = tempfile.mkstemp(prefix=f".{entry.name}.", dir=entry.parent)
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(name, entry)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(name)
+        atomic.write_text(entry, text)
 
 
 def file_sha256(path: Path) -> str:
