@@ -21,7 +21,9 @@ class PatientCounter:
 
     Built once from `clinical_events` (optionally only events on or before an index date); each code
     keeps the sorted ids of the patients who have it, so the patients found by a whole codeset are a
-    union of small arrays rather than a scan of the events.
+    union of small arrays rather than a scan of the events. What it counts is a codeset's codes
+    cohort (`cohorts.codes_cohort`): its counts are tested to equal the cohort engine's for that
+    cohort, which the record's pages run; the index only answers a learner's every change at once.
     """
 
     def __init__(self, events: pd.DataFrame, index_date: dt.date | None = None) -> None:
