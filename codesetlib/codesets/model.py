@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from codesetlib.core.models import StrictModel
 
-FORMAT_VERSION = 1
+FORMAT_VERSION: Final = 1
 SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$"
 CODESET_ID = r"^[a-z0-9][a-z0-9_]*$"
 RULE_ID = r"^[A-Za-z0-9_-]+$"

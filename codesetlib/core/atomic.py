@@ -70,10 +70,10 @@ def _sync_folder(folder: Path) -> None:
             os.close(descriptor)
 
 
-def _temporary_name(path: Path) -> dict[str, str | Path]:
-    """Where a temporary file for `path` goes: hidden, beside it, ending in its suffix (tools such as
-    papermill judge a file by its suffix)."""
-    return {"prefix": f".{path.stem}.", "suffix": f".tmp{path.suffix}", "dir": path.parent}
+def _temporary_file(path: Path) -> tuple[int, str]:
+    """A new temporary file for `path` (descriptor and name): hidden, beside it, ending in its suffix
+    (tools such as papermill judge a file by its suffix)."""
+    return tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
 
 
 def check_file_target(path: Path) -> None:
@@ -109,7 +109,7 @@ def file_written_whole(path: Path) -> Iterator[Path]:
     path = Path(path)
     check_file_target(path)
     try:
-        descriptor, name = tempfile.mkstemp(**_temporary_name(path))
+        descriptor, name = _temporary_file(path)
     except OSError as exc:
         raise write_error(path, exc) from None
     os.close(descriptor)
