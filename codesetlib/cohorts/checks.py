@@ -25,6 +25,7 @@ PATIENT_TABLE_COLUMNS = {
 }
 BOOLEAN_RETURNS = {"exists"}
 VALUE_RETURNS = {"first_value", "last_value"}
+DATE_RETURNS = {"first_date", "last_date"}
 
 
 def fail(
@@ -91,6 +92,7 @@ def _check_names(definition: CohortDefinition, extra_columns: tuple[str, ...]) -
             raise fail(definition, ("criteria", i, "returns"), "medications have no value")
         seen.add(criterion.name)
     kinds = {c.name: c.returns for c in definition.criteria}
+    _check_anchors(definition, kinds)
     for i, flag in enumerate(definition.flags):
         if kinds.get(flag.of) not in VALUE_RETURNS:
             raise fail(
@@ -115,6 +117,26 @@ def _check_names(definition: CohortDefinition, extra_columns: tuple[str, ...]) -
         if column not in seen:
             location = ("columns", i) if i < len(definition.output_columns()) else ()
             raise fail(definition, location, f"unknown output column {column!r}")
+
+
+def _check_anchors(definition: CohortDefinition, kinds: Mapping[str, str]) -> None:
+    """A window bound is measured from a criterion returning a date, itself from the index date."""
+    anchored = {c.name for c in definition.criteria if c.window.anchors}
+    for i, criterion in enumerate(definition.criteria):
+        for bound in ("start_from", "end_from"):
+            anchor = getattr(criterion.window, bound)
+            if anchor is None:
+                continue
+            location = ("criteria", i, "window", bound)
+            if kinds.get(anchor) not in DATE_RETURNS:
+                raise fail(definition, location, f"{anchor!r} is not a criterion returning a date")
+            if anchor in anchored:
+                raise fail(
+                    definition,
+                    location,
+                    f"{anchor!r} is measured from another criterion's date itself; "
+                    "measure it from the index date",
+                )
 
 
 def _check_columns(

@@ -81,11 +81,15 @@ class Window(StrictModel):
     """Dates from index date + `start` to index date + `end`, both inclusive; None is unbounded.
 
     In YAML a window may be written `ever before`, `15 months before`, `30 days after`, `any time`,
-    or as `{start: -12 months, end: 0 days}`.
+    or as `{start: -12 months, end: 0 days}`. A bound may be measured from the date another
+    criterion returns instead of the index date (`start_from`, `end_from`: its name), e.g. a review
+    within 12 months of the first diagnosis; a patient without that date has no event in the window.
     """
 
     start: Offset | None = None
     end: Offset | None = Offset(amount=0)
+    start_from: str | None = None
+    end_from: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -111,13 +115,30 @@ class Window(StrictModel):
 
     @model_validator(mode="after")
     def _start_not_after_end(self) -> Window:
-        if self.start and self.end and self.start.approximate_days() > self.end.approximate_days():
+        for bound, anchor in (("start", self.start_from), ("end", self.end_from)):
+            if anchor is not None and getattr(self, bound) is None:
+                raise ValueError(f"{bound}_from {anchor!r} needs an offset from it in {bound}")
+        # Bounds measured from different dates can only be compared patient by patient.
+        same_anchor = self.start_from == self.end_from
+        if (
+            same_anchor
+            and self.start
+            and self.end
+            and self.start.approximate_days() > self.end.approximate_days()
+        ):
             raise ValueError(f"the window starts ({self.start}) after it ends ({self.end})")
         return self
 
+    @property
+    def anchors(self) -> list[str]:
+        """The criteria whose dates a bound is measured from (none: both from the index date)."""
+        return [a for a in dict.fromkeys((self.start_from, self.end_from)) if a is not None]
+
     def describe(self) -> str:
-        start = "any time" if self.start is None else f"index date {self.start}"
-        end = "any time" if self.end is None else f"index date {self.end}"
+        start = (
+            "any time" if self.start is None else f"{self.start_from or 'index date'} {self.start}"
+        )
+        end = "any time" if self.end is None else f"{self.end_from or 'index date'} {self.end}"
         return f"from {start} to {end} (inclusive)"
 
 

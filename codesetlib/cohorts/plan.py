@@ -140,23 +140,42 @@ def shifted(date: ir.DateValue, offset: Offset) -> ir.DateValue:
 
 
 def in_window(
-    event_date: ir.DateValue, index_date: ir.DateValue, window: Window
+    event_date: ir.DateValue,
+    index_date: ir.DateValue | None,
+    window: Window,
+    anchors: ir.Table | None = None,
 ) -> list[ir.BooleanValue]:
-    """The conditions for the event to fall in the window around the index date (inclusive)."""
+    """The conditions for the event to fall in the window (inclusive).
+
+    A bound measured from another criterion's date reads that column of `anchors`. With
+    `index_date` None the bounds measured from the index date are left out: for a fixed index
+    date `in_fixed_window` applies them to the events beforehand.
+    """
     conds = []
-    if window.start is not None:
-        conds.append(event_date >= shifted(index_date, window.start))
-    if window.end is not None:
-        conds.append(event_date <= shifted(index_date, window.end))
+    for offset, anchor, after in (
+        (window.start, window.start_from, True),
+        (window.end, window.end_from, False),
+    ):
+        if offset is None:
+            continue
+        if anchor is None:
+            base = index_date
+        elif anchors is None:
+            raise ValueError(f"a bound is measured from {anchor!r}, but no rows give its date")
+        else:
+            base = anchors[anchor]
+        if base is not None:
+            bound = shifted(base, offset)
+            conds.append(event_date >= bound if after else event_date <= bound)
     return conds
 
 
 def in_fixed_window(event_date: ir.DateValue, index: dt.date, window: Window) -> list:
-    """The same conditions for one index date, with the bounds computed once in Python."""
+    """The conditions of the bounds measured from one index date, computed once in Python."""
     conds = []
-    if window.start is not None:
+    if window.start is not None and window.start_from is None:
         conds.append(event_date >= ibis.literal(add_offset(index, window.start), type="date"))
-    if window.end is not None:
+    if window.end is not None and window.end_from is None:
         conds.append(event_date <= ibis.literal(add_offset(index, window.end), type="date"))
     return conds
 
@@ -287,17 +306,20 @@ def with_rule(rows: ir.Table, criterion: Criterion, include: bool, sources: Sour
 def criteria_relation(rows: ir.Table, group: list[Criterion], sources: Sources) -> ir.Table:
     """One aggregate of the events in a window, one column per criterion of the group.
 
-    Every criterion of `group` shares its codeset, table and window. With no fixed index date the
-    events are joined to the rows' index dates, so only rows still in the plan are aggregated.
+    Every criterion of `group` shares its codeset, table and window. With no fixed index date, or
+    a window measured from another criterion's date, the events are joined to the rows' dates, so
+    only rows still in the plan are aggregated.
     """
     events = window_events(group[0], sources)
-    if sources.fixed_index is None:
-        frame = rows.select(*KEYS)
+    window = group[0].window
+    if sources.fixed_index is None or window.anchors:
+        frame = rows.select(*sources.keys, *window.anchors)
+        index_date = frame.index_date if sources.fixed_index is None else None
         events = frame.join(
             events,
             [
                 frame.patient_id == events.patient_id,
-                *in_window(events.event_date, frame.index_date, group[0].window),
+                *in_window(events.event_date, index_date, window, frame),
             ],
         )
     grouped = events.group_by(sources.keys)
@@ -328,7 +350,8 @@ def with_criteria(rows: ir.Table, criteria: list[Criterion], sources: Sources) -
     for criterion in criteria:
         key = (criterion.table, criterion.codeset, criterion.window)
         groups.setdefault(key, []).append(criterion)
-    for group in groups.values():
+    # A window measured from another criterion's date needs that column first.
+    for group in sorted(groups.values(), key=lambda g: bool(g[0].window.anchors)):
         rows = left_join(rows, criteria_relation(rows, group, sources), sources.keys)
         for criterion in group:
             if criterion.returns == "exists":
@@ -382,9 +405,11 @@ def entry_steps(definition: CohortDefinition, rows: ir.Table) -> list[tuple[str,
 
 
 def needed_columns(definition: CohortDefinition, columns: set[str]) -> set[str]:
-    """`columns` with the criteria the flags among them read."""
+    """`columns` with the criteria the flags among them read and those their windows start or
+    end from."""
     needed = set(columns)
     needed |= {f.of for f in definition.flags if f.name in needed}
+    needed |= {a for c in definition.criteria if c.name in needed for a in c.window.anchors}
     return needed
 
 
@@ -414,13 +439,14 @@ def entered_rows(
         else:
             rows = left_join(rows, chosen, sources.keys)
         rows = rows.mutate(registered=rows.practice_id.notnull())
-    by_name = {c.name: c for c in definition.criteria}
+    # Rules on a criterion measured from another's date are applied once both are computed.
+    by_name = {c.name: c for c in definition.criteria if not c.window.anchors}
     for rule in definition.rules:
         if rule.criterion in by_name:
             rows = with_rule(rows, by_name[rule.criterion], rule.action == "include", sources)
     flag_rules = [r for r in definition.rules if r.criterion not in by_name]
     needed = needed_columns(definition, needs | {r.criterion for r in flag_rules})
-    ruled = {r.criterion for r in definition.rules}
+    ruled = {r.criterion for r in definition.rules if r.criterion in by_name}
     rows = with_criteria(
         rows, [c for c in definition.criteria if c.name in needed - ruled], sources
     )

@@ -66,9 +66,10 @@ class PandasReference:
         for patient_id, index_date, extra in frame:
             row = {"patient_id": patient_id, "index_date": index_date, **extra}
             row.update(self._patient_columns(patients.loc[patient_id], patient_id, index_date))
-            for criterion in definition.criteria:
+            # A window measured from another criterion's date needs that date first.
+            for criterion in sorted(definition.criteria, key=lambda c: bool(c.window.anchors)):
                 mine = events[criterion.table].get(patient_id, [])
-                row[criterion.name] = evaluate(criterion, mine, index_date, codesets)
+                row[criterion.name] = evaluate(criterion, mine, index_date, codesets, row)
             for flag in definition.flags:
                 value = row[flag.of]
                 ok = value is not None and not pd.isna(value)
@@ -239,11 +240,24 @@ class PandasReference:
         return [bool(ok) for _, ok in steps], [name for name, _ in steps]
 
 
-def in_window(date: dt.date, index_date: dt.date, window: Window) -> bool:
-    """Both ends inclusive; an open end is unbounded."""
-    if window.start is not None and date < add_offset(index_date, window.start):
-        return False
-    return window.end is None or date <= add_offset(index_date, window.end)
+def in_window(
+    date: dt.date, index_date: dt.date, window: Window, row: Mapping[str, object] | None = None
+) -> bool:
+    """Both ends inclusive; an open end is unbounded. A bound measured from another criterion's
+    date reads it from `row`; without that date no event is in the window."""
+    for offset, anchor, after in (
+        (window.start, window.start_from, True),
+        (window.end, window.end_from, False),
+    ):
+        if offset is None:
+            continue
+        base = index_date if anchor is None else as_date((row or {}).get(anchor))
+        if not isinstance(base, dt.date):
+            return False
+        bound = add_offset(base, offset)
+        if (date < bound) if after else (date > bound):
+            return False
+    return True
 
 
 def evaluate(
@@ -251,13 +265,15 @@ def evaluate(
     events: list[dict],
     index_date: dt.date,
     codesets: Mapping[str, CodesetCodes],
+    row: Mapping[str, object] | None = None,
 ) -> object:
-    """The criterion's value for one patient's events and index date."""
+    """The criterion's value for one patient's events and index date (and, for a window measured
+    from another criterion's date, the row holding that date)."""
     codes = codesets[criterion.codeset].codes
     found = [
         e
         for e in events
-        if e["code"] in codes and in_window(e["date"], index_date, criterion.window)
+        if e["code"] in codes and in_window(e["date"], index_date, criterion.window, row)
     ]
     if criterion.returns == "exists":
         return bool(found)
