@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from codesetlib.codesets.concept_lists import NON_MELANOMA_SKIN_CANCER
 from codesetlib.codesets.expand import Expansion, expand_rules, open_codeset_release
 from codesetlib.codesets.files import load_codeset, read_codes
 from codesetlib.codesets.lint import drift, lint_codeset
@@ -43,7 +44,7 @@ COLORECTAL_CANCER = "363510005"
 MALIGNANT_NEOPLASTIC_DISEASE = "363346000"
 CARCINOMA_IN_SITU = "109355002"
 # Non-melanoma skin cancer as the QOF register excludes it: keratinocyte cancers and the grouper.
-NMSC_ROOTS = ("254701007", "254651007", "254702000", "269582000")
+NMSC_ROOTS = NON_MELANOMA_SKIN_CANCER
 BREAST_SCREENING = "268547008"
 BREAST_SCREENING_RESULT = "449999999102"
 
