@@ -21,12 +21,13 @@ pdf: system-deps book
 
 test: lint data $(NODE_INSTALLED) system-deps
 	$(BIN)/codeset lint codesets/*
-	$(BIN)/pytest tests
+	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90 tests
 	$(BIN)/pytest --nbval-lax -p no:cacheprovider notebooks
 
 lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 format: $(INSTALLED)
 	$(BIN)/ruff format .
@@ -40,7 +41,7 @@ bench: $(INSTALLED) system-deps
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf book/_build book/generated book/vendor data/synthetic/*/ .pytest_cache .ruff_cache
+	rm -rf book/_build book/generated book/vendor data/synthetic/*/ .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.*
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
