@@ -131,8 +131,9 @@ class IbisEngine:
     ) -> pd.DataFrame:
         """For each code of a criterion's codeset: the cohort's patients with an event of it in the
         criterion's window, and those events (code, patients, events; unused codes count zero)."""
+        found = per_code_criterion(definition, criterion)
         plan = self.plan(definition, codesets)
-        return self.execute(plan.patients_per_code(named_criterion(definition, criterion)))
+        return self.execute(plan.patients_per_code(found))
 
     def attrition(
         self, definition: CohortDefinition, codesets: Mapping[str, CodesetCodes]
@@ -172,6 +173,19 @@ def named_criterion(definition: CohortDefinition, name: str) -> Criterion:
     if found is None:
         known = ", ".join(c.name for c in definition.criteria) or "none"
         raise CohortError(f"the cohort {definition.id} has no criterion {name!r} (it has: {known})")
+    return found
+
+
+def per_code_criterion(definition: CohortDefinition, name: str) -> Criterion:
+    """The criterion whose codes are counted one by one. A window measured from another criterion's
+    date is refused: counts per code are taken in the window from the index date only, and silently
+    using that window instead would count the wrong events."""
+    found = named_criterion(definition, name)
+    if found.window.anchors:
+        raise CohortError(
+            f"the cohort {definition.id}: counts per code of criterion {name!r} are not available "
+            f"for a window measured from {', '.join(found.window.anchors)}"
+        )
     return found
 
 

@@ -18,7 +18,7 @@ from codesetlib.cohorts.dates import add_offset, age_on
 from codesetlib.cohorts.engines.ibis_engine import (
     DATASET_TABLES,
     attrition_table,
-    named_criterion,
+    per_code_criterion,
 )
 from codesetlib.cohorts.model import AGE_BANDS, CodesetCodes, CohortDefinition, Criterion, Window
 from codesetlib.data.synthetic.manifest import dataset_tables
@@ -95,7 +95,7 @@ class PandasReference:
     ) -> pd.DataFrame:
         """Each code of the criterion's codeset, counted over the events in its window of every row
         that passes every step."""
-        found = named_criterion(definition, criterion)
+        found = per_code_criterion(definition, criterion)
         rows, _ = self.rows(definition, codesets)
         events = self._events_by_patient(found.table)
         codes = codesets[found.codeset].codes
