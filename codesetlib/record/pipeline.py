@@ -29,6 +29,7 @@ from codesetlib.core.errors import DatasetError, StudyError
 from codesetlib.data.synthetic import generate_dataset
 from codesetlib.data.synthetic.generate import dataset_is_current
 from codesetlib.data.synthetic.manifest import dataset_damage
+from codesetlib.data.synthetic.writer import why_not_a_kit_dataset
 from codesetlib.record.book import build_book, copy_vendor_assets
 from codesetlib.record.book.cards import write_cards
 from codesetlib.record.book.disclosure_scan import scan_book
@@ -116,6 +117,14 @@ def ensure_dataset(
                 f"{damage.message}; `codeset data` generates the dataset again", path=damage.path
             )
         log(f"{damage.location_message()}: generating the dataset again")
+    foreign = None if force or not out.exists() else why_not_a_kit_dataset(out)
+    if foreign is not None and not regenerate_damaged:
+        # `codeset run` has no --force: say which command may replace the folder.
+        raise DatasetError(
+            f"{foreign}; refusing to replace it (name another dataset in the study, or run "
+            "`codeset data STUDY --force` to replace it with a generated dataset)",
+            path=out,
+        )
     log(f"generating dataset {study.dataset_dir} ({study.dataset.synth.patients} patients)")
     generate_dataset(study.dataset.synth, out, force=force)
     return out

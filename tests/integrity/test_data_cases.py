@@ -392,7 +392,7 @@ RUN_CASES = [
         "run with a foreign folder at the dataset path",
         RUN,
         2,
-        (DATASET, "not a dataset the kit wrote"),
+        (DATASET, "not a dataset the kit wrote", "`codeset data STUDY --force`"),
         setup=foreign_folder,
     ),
     Case(
