@@ -16,6 +16,7 @@ from codesetlib.cohorts.codes import expanded_codes, pinned_codeset
 from codesetlib.cohorts.codeset_cohorts import HAS_CODE, codes_cohort, table_coded_in
 from codesetlib.core.disclosure import DisclosureSettings, protect_counts
 from codesetlib.core.paths import resolve
+from codesetlib.record.book.cards import rules_frame
 
 
 @dataclass(frozen=True)
@@ -82,20 +83,9 @@ def metadata_table(codeset: Codeset) -> pd.DataFrame:
 
 
 def rules_table(expansion: Expansion) -> pd.DataFrame:
-    """Each rule in order with what it did: codes matched, added and removed."""
-    return pd.DataFrame(
-        [
-            {
-                "Rule": e.rule.id,
-                "Action": e.rule.action,
-                "Names": e.rule.target,
-                "Codes matched": len(e.matched),
-                "Added": len(e.added),
-                "Removed": len(e.removed),
-            }
-            for e in expansion.effects
-        ]
-    )
+    """Each rule in order with what it did: codes matched, added and removed (the card's table
+    without its notes)."""
+    return rules_frame(expansion).drop(columns="Why").rename(columns={"Matched": "Codes matched"})
 
 
 def expanded_codes_table(expansion: Expansion) -> pd.DataFrame:
