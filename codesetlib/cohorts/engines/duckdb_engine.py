@@ -1,4 +1,4 @@
-"""The DuckDB engine: runs cohort plans over a dataset's Parquet files in an embedded database.
+"""The DuckDB engine: runs cohort plans over a data source's tables in an embedded database.
 
 Each plan's SQL is compiled once and kept; results are fetched as Arrow and converted to pandas in
 one step. Codes and intervals are loaded into temporary tables named by their content, so a kept
@@ -16,49 +16,39 @@ import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
-from codesetlib.cohorts.engines.ibis_engine import DATASET_TABLES, IbisEngine, remembered
+from codesetlib.cohorts.engines.ibis_engine import IbisEngine, remembered
 from codesetlib.cohorts.relations import content_name
 from codesetlib.core.errors import DatasetError
-from codesetlib.data.synthetic.manifest import dataset_tables
-
-REQUIRED_COLUMNS = {
-    "patients": {"patient_id", "sex", "date_of_birth", "date_of_death"},
-    "clinical_events": {"patient_id", "date", "code"},
-}
+from codesetlib.data.sources import DataSource, OpenedSource, data_source
 
 
 class DuckDBEngine(IbisEngine):
-    """A DuckDB connection with the dataset's tables registered as views over their Parquet files.
+    """A DuckDB connection with a data source's tables registered as views.
 
-    `patients` and `clinical_events` must exist; the other tables are read when present, and a
-    definition that needs a missing one is refused before it runs.
+    `data` is a source (`codesetlib.data.sources`) or what names one: a folder of the kit's Parquet
+    tables, or `omop:PATH`, `ehrql:PATH`, `mapped:MAPPING.yaml`. `patients` and `clinical_events`
+    must exist; the other tables are read when present, and a definition that needs a missing one
+    is refused before it runs.
     """
 
     name = "duckdb"
     dialect = "duckdb"
 
-    def __init__(self, dataset_dir: Path, threads: int | None = None) -> None:
-        self.dataset_dir = Path(dataset_dir)
-        con = ibis.duckdb.connect(**({"threads": threads} if threads else {}))
-        super().__init__(con, {})
-        self._sql: OrderedDict[ops.Node, str] = OrderedDict()
-        # Each table is checked against the dataset's manifest before it is read.
-        paths = dataset_tables(self.dataset_dir, DATASET_TABLES)
-        for name in DATASET_TABLES:
-            if name in paths or name in REQUIRED_COLUMNS:
-                self.tables[name] = self._read(name, paths, REQUIRED_COLUMNS.get(name, set()))
-
-    def _read(self, name: str, paths: dict[str, Path], columns: set[str]) -> ir.Table:
-        path = paths.get(name, self.dataset_dir / f"{name}.parquet")
-        if name not in paths:
-            raise DatasetError(f"table {name} is missing (expected {path})", path=self.dataset_dir)
-        table = self.con.read_parquet(path, table_name=name)
-        missing = columns - set(table.columns)
-        if missing:
+    def __init__(
+        self,
+        data: Path | str | DataSource,
+        threads: int | None = None,
+        opened: OpenedSource | None = None,
+    ) -> None:
+        self.source = data_source(data)
+        self.opened = self.source.open(threads) if opened is None else opened
+        if self.opened.backend != "duckdb":
             raise DatasetError(
-                f"missing column(s) {', '.join(sorted(missing))}", path=path, field=name
+                f"{self.source.spec()} is not read through DuckDB; use open_engine() for it"
             )
-        return table
+        self.dataset_dir = Path(self.source.location)
+        super().__init__(self.opened.con, dict(self.opened.tables))
+        self._sql: OrderedDict[ops.Node, str] = OrderedDict()
 
     def relation(self, frame: pd.DataFrame, schema: dict[str, str]) -> ir.Table:
         """The frame as a temporary table named by its content (created once per connection)."""
