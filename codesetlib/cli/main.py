@@ -376,6 +376,18 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_cohort(args: argparse.Namespace) -> int:
+    from codesetlib.cli.cohort import run_cohort
+
+    return run_cohort(args)
+
+
+def cmd_measure(args: argparse.Namespace) -> int:
+    from codesetlib.cli.cohort import run_measure
+
+    return run_measure(args)
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from codesetlib.record.pipeline import ensure_dataset
     from codesetlib.record.study import load_study
@@ -508,6 +520,15 @@ def build_parser() -> argparse.ArgumentParser:
     from codesetlib.cli.synth import add_arguments
 
     add_arguments(add("synth", cmd_synth, "Generate a synthetic primary-care dataset."))
+
+    from codesetlib.cli.cohort import add_cohort_arguments, add_measure_arguments
+
+    add_cohort_arguments(
+        add("cohort", cmd_cohort, "Run a cohort definition on a data source; print its attrition.")
+    )
+    add_measure_arguments(
+        add("measure", cmd_measure, "Run a measure of a cohort on a data source, protected.")
+    )
 
     data = add("data", cmd_data, "Generate the study's dataset unless it is up to date.")
     data.add_argument("study", help="the study file, e.g. study.yaml")

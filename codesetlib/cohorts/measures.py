@@ -70,7 +70,15 @@ class Measure(StrictModel):
 
 class MeasureEngine(Protocol):
     def measure(
-        self, definition: CohortDefinition, codesets: Mapping[str, CodesetCodes], **kwargs
+        self,
+        definition: CohortDefinition,
+        codesets: Mapping[str, CodesetCodes],
+        *,
+        numerator: str,
+        denominator: str | None,
+        group_by: list[str],
+        interval_starts: list[dt.date],
+        interval_ends: list[dt.date],
     ) -> pd.DataFrame: ...
 
 

@@ -1,0 +1,181 @@
+"""The `codeset cohort` and `codeset measure` subcommands: a cohort definition run on any data source.
+
+SOURCE is a folder of the kit's dataset, `omop:PATH` (a DuckDB file or a folder of Parquet or CSV
+tables), `omop:postgresql://USER@HOST/DB?schema=S`, `ehrql:PATH` or `mapped:MAPPING.yaml`. Both print
+the attrition with disclosure control applied, the columns the source cannot provide and every row it
+left out on the way in. `cohort --out` writes the cohort's rows (one per patient: row-level data to
+keep where the source is kept); `measure --out` writes the protected measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+OUT_SUFFIXES = (".csv", ".parquet")
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "definition", help="the cohort definition, e.g. cohorts/diabetes_control.yaml"
+    )
+    parser.add_argument(
+        "--data",
+        required=True,
+        metavar="SOURCE",
+        help="the data: a kit dataset folder, omop:PATH, omop:postgresql://…, ehrql:PATH or "
+        "mapped:MAPPING.yaml",
+    )
+    parser.add_argument("--out", help="file to write, .csv or .parquet (default: none)")
+    parser.add_argument("--force", action="store_true", help="replace --out if it exists")
+    parser.add_argument(
+        "--threshold", type=int, default=7, help="suppress counts of this many or fewer (default 7)"
+    )
+    parser.add_argument(
+        "--rounding", type=int, default=5, help="round other counts to this (default 5)"
+    )
+    parser.add_argument(
+        "--no-disclosure",
+        action="store_true",
+        help="show exact counts (only inside the environment that holds the data)",
+    )
+    parser.add_argument("--threads", type=int, help="threads for DuckDB (default: all cores)")
+
+
+def add_cohort_arguments(parser: argparse.ArgumentParser) -> None:
+    _common(parser)
+
+
+def add_measure_arguments(parser: argparse.ArgumentParser) -> None:
+    _common(parser)
+    parser.add_argument("--numerator", required=True, help="the criterion or flag counted")
+    parser.add_argument("--denominator", help="a criterion or flag the denominator must meet")
+    parser.add_argument(
+        "--by",
+        nargs="*",
+        default=["practice_id"],
+        metavar="COLUMN",
+        help="group by these columns (default: practice_id; none for one row per interval)",
+    )
+    parser.add_argument("--start", type=_date, help="first day of the first interval")
+    parser.add_argument(
+        "--end", type=_date, help="last day (default: the 12 months to the index date)"
+    )
+    parser.add_argument(
+        "--frequency", choices=["monthly", "quarterly", "yearly"], default="monthly"
+    )
+
+
+def _settings(args: argparse.Namespace):
+    from codesetlib.core.disclosure import DisclosureSettings
+
+    return DisclosureSettings(
+        enabled=not args.no_disclosure, threshold=args.threshold, rounding=args.rounding
+    )
+
+
+def _out(args: argparse.Namespace) -> Path | None:
+    from codesetlib.core import atomic
+    from codesetlib.core.errors import CodesetError
+
+    if not args.out:
+        return None
+    path = Path(args.out)
+    if path.suffix.lower() not in OUT_SUFFIXES:
+        raise CodesetError("--out must end in .csv or .parquet", path=path)
+    if path.is_dir():
+        raise CodesetError("is a folder; --out names the file to write", path=path)
+    atomic.check_file_target(path)
+    atomic.refuse_existing(path, force=args.force, replace_with="the output")
+    return path
+
+
+def write_table(table: pd.DataFrame, path: Path) -> None:
+    """`table` written whole to `path` as CSV or Parquet (by its suffix), dates as dates."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from codesetlib.core import atomic
+
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    # Dates leave as dates (the engines hand them over as midnight timestamps).
+    for i, column in enumerate(arrow.schema):
+        if pa.types.is_timestamp(column.type):
+            arrow = arrow.set_column(i, column.name, arrow.column(i).cast(pa.date32()))
+    with atomic.file_written_whole(path) as temporary:
+        if path.suffix.lower() == ".parquet":
+            pq.write_table(arrow, temporary, compression="zstd")
+        else:
+            pacsv.write_csv(arrow, temporary)
+
+
+def _prepare(args: argparse.Namespace):
+    from codesetlib.cohorts.on_source import prepare
+
+    return prepare(args.definition, args.data, codesets_dir=args.codesets_dir, threads=args.threads)
+
+
+def _print_header(run, args: argparse.Namespace) -> None:
+    details = run.details
+    kind = details.get("kind", run.engine.source.kind)
+    print(f"{run.definition.id}: {run.definition.title or ''} on {kind} data ({args.data})".strip())
+    for column in run.left_out:
+        print(f"  column {column} left out: this source does not hold it")
+    for note in run.notes:
+        print(f"  left out on the way in: {note.sentence()}")
+
+
+def run_cohort(args: argparse.Namespace) -> int:
+    from codesetlib.cohorts.on_source import protected_attrition, run_cohort_on
+
+    out = _out(args)
+    run = _prepare(args)
+    cohort, attrition = run_cohort_on(run)
+    settings = _settings(args)
+    _print_header(run, args)
+    print(settings.describe())
+    shown = protected_attrition(attrition, settings)
+    print(shown.to_string(index=False))
+    if out is not None:
+        write_table(cohort, out)
+        print(f"wrote {len(cohort):,} rows (one per patient) to {out}")
+    return 0
+
+
+def run_measure(args: argparse.Namespace) -> int:
+    from codesetlib.cohorts.on_source import protected_attrition, run_measure_on
+
+    out = _out(args)
+    run = _prepare(args)
+    settings = _settings(args)
+    table = run_measure_on(
+        run,
+        numerator=args.numerator,
+        denominator=args.denominator,
+        group_by=args.by,
+        start=args.start,
+        end=args.end,
+        frequency=args.frequency,
+        settings=settings,
+    )
+    _print_header(run, args)
+    print(settings.describe())
+    attrition = run.engine.attrition(run.definition, run.codesets)
+    print(protected_attrition(attrition, settings).to_string(index=False))
+    if out is not None:
+        write_table(table, out)
+        print(f"wrote {len(table):,} rows (intervals × groups, protected) to {out}")
+    else:
+        print(table.to_string(index=False))
+    return 0
