@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -19,6 +20,7 @@ from codesetlib.data.formats import FormatWritten, write_omop
 from codesetlib.data.formats.omop import SCHEMAS, is_kit_omop_database
 from codesetlib.data.formats.omop_vocabulary import CONCEPT_ID_BASE
 from codesetlib.data.synthetic import read_manifest
+from codesetlib.data.synthetic.writer import sha256_of
 from codesetlib.terminology import open_release
 from tests.formats.conftest import files_of
 
@@ -335,3 +337,25 @@ def test_the_format_record_lists_every_table(omop: FormatWritten, dataset: Path)
         record["source"]["tables"]["clinical_events"]
         == (read_manifest(dataset)["tables"]["clinical_events"]["sha256"])
     )
+
+
+def test_a_code_outside_the_release_keeps_its_row_with_concept_0(dataset: Path, tmp_path: Path):
+    copy = tmp_path / "kit"
+    shutil.copytree(dataset, copy)
+    path = copy / "clinical_events.parquet"
+    events = pq.read_table(path)
+    codes = events["code"].to_pylist()
+    codes[0] = "1234567890"  # not a concept of the teaching release
+    events = events.set_column(2, "code", pa.array(codes, pa.string()))
+    pq.write_table(events, path)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["tables"]["clinical_events"].update(bytes=path.stat().st_size, sha256=sha256_of(path))
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    written = write_omop(copy, tmp_path / "cdm")
+    assert sum(written.rows[t] for t in EVENT_TABLES) == events.num_rows
+    observation = pq.read_table(tmp_path / "cdm" / "observation.parquet").to_pandas()
+    row = observation[observation["observation_source_value"] == "1234567890"]
+    assert row[["observation_concept_id", "observation_source_concept_id"]].values.tolist() == [
+        [0, 0]
+    ]
+    assert [n.rows for n in written.notes if "not in snomedct-teaching-20250401" in n.what] == [1]
