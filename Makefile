@@ -53,13 +53,16 @@ $(NODE_INSTALLED): package.json package-lock.json
 	touch $@
 
 # Programs from Debian's packages that the tests use: Chromium for the browser test of the book and
-# its PDF, poppler-utils to read the PDF back, and Java for the Spark engine. Installed when missing
-# (as root, as on CI); otherwise say what to install.
+# its PDF, poppler-utils to read the PDF back, Java for the Spark engine, and PostgreSQL for a
+# throwaway server the database engine's tests start (Debian keeps its programs off the PATH, under
+# /usr/lib/postgresql/VERSION/bin). Installed when missing (as root, as on CI); otherwise say what to
+# install.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing$$missing"; \

@@ -9,6 +9,7 @@ import pytest
 
 from codesetlib.terminology.snomedct import SnomedCT
 from tests.fixtures.rf2 import write_release
+from tests.postgres import postgres_server  # noqa: F401 (a session fixture for every test)
 
 TEST_RELEASE = "snomedct-test-20240401"
 

@@ -3,7 +3,9 @@
 DuckDB and the pandas reference are built afresh for each test from the example's Parquet files.
 Spark reads Parquet into the session at about a second a dataset, so one Spark engine is kept per
 distinct set of tables for the whole test session. Spark tests carry `@pytest.mark.spark`;
-deselect them with `-m "not spark"`.
+deselect them with `-m "not spark"`. On PostgreSQL (the session's throwaway server,
+`tests/postgres.py`) each distinct set of tables is loaded once into a schema of its own, and each
+test opens its own connection to it, as the engine does on a site's database.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from codesetlib.cohorts import DuckDBEngine, PandasReference
-from tests.spec.dataset import records, with_every_table, write_tables
+from codesetlib.cohorts.engines.database_engine import open_engine
+from tests.postgres import PostgresServer
+from tests.spec.dataset import SCHEMAS, records, with_every_table, write_tables
 
 Tables = Mapping[str, pd.DataFrame | None]
-ENGINE_NAMES = ["duckdb", "pandas", "spark"]
+ENGINE_NAMES = ["duckdb", "pandas", "spark", "postgres"]
 # PySpark warns that it does not yet fully support pandas 3 on every result it converts.
 SPARK_MARKS = [
     pytest.mark.spark,
@@ -71,10 +76,40 @@ def spark_engines(
     return engine_for
 
 
+def typed_tables(tables: Mapping[str, pd.DataFrame]) -> dict[str, pa.Table]:
+    """The tables with the dataset's column types, as `write_tables` writes them (a column with
+    only nulls keeps its type)."""
+    return {
+        name: pa.Table.from_pandas(
+            frame,
+            schema=pa.schema([(c, SCHEMAS[name][c]) for c in frame.columns]),
+            preserve_index=False,
+        )
+        for name, frame in tables.items()
+    }
+
+
+def postgres_maker(request: pytest.FixtureRequest) -> Callable[[Tables], object]:
+    """A function from an example's tables to an engine on a new connection to the server, closed
+    when the test ends."""
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+
+    def engine_for(tables: Tables) -> object:
+        every = with_every_table(tables)
+        schema = server.schema_holding(typed_tables(every), tables_key(every))
+        engine = open_engine(server.source(schema, list(every)))
+        request.addfinalizer(engine.con.disconnect)
+        return engine
+
+    return engine_for
+
+
 def engine_maker(request: pytest.FixtureRequest, name: str) -> Callable[[Tables], object]:
     """A function from an example's tables to an engine of kind `name` over them."""
     if name == "spark":
         return request.getfixturevalue("spark_engines")
+    if name == "postgres":
+        return postgres_maker(request)
     folder = request.getfixturevalue("tmp_path") / "tables"
     read = DuckDBEngine if name == "duckdb" else PandasReference.from_dataset
     return lambda tables: read(write_tables(folder, with_every_table(tables)))
