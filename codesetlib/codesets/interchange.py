@@ -4,7 +4,11 @@
 - `ehrql`: a codelist CSV as ehrQL's `codelist_from_csv` reads it (a code column, named by `column`).
 - `atlas`: an OHDSI ATLAS concept set expression (JSON `items`: concept, isExcluded,
   includeDescendants, includeMapped). Rules map one to one; the flat CSV formats import as one
-  single-code rule per code, since they carry no hierarchy.
+  single-code rule per code, since they carry no hierarchy. ATLAS names a concept by its OMOP
+  `CONCEPT_ID`, which only an OMOP vocabulary release holds: a codeset on such a release exports each
+  concept as CONCEPT holds it (id, name, domain, class, standard and validity), and so does any codeset
+  when a vocabulary release of its coding system is given; otherwise a concept is exported by its code,
+  name and vocabulary alone.
 """
 
 from __future__ import annotations
@@ -23,21 +27,70 @@ from codesetlib.core import atomic
 from codesetlib.core.csvfiles import csv_text, read_csv
 from codesetlib.core.errors import CodesetFormatError
 from codesetlib.core.textfiles import one_line, read_text
-from codesetlib.terminology import Concept, Terminology
+from codesetlib.terminology import Concept, Terminology, open_release
+from codesetlib.terminology.omop_vocabulary import RELEASE_PREFIX, OmopVocabulary
 
 Format = Literal["opencodelists", "ehrql", "atlas"]
 FORMATS: tuple[Format, ...] = ("opencodelists", "ehrql", "atlas")
 VOCABULARY = {"snomedct": "SNOMED", "dmd": "dm+d", "icd10": "ICD10"}
 
 
-def export_codeset(codeset: Codeset, expansion: Expansion, fmt: Format) -> str:
-    """The codeset in format `fmt`, as text (CSV cells escaped against spreadsheet formulas)."""
+def export_codeset(
+    codeset: Codeset, expansion: Expansion, fmt: Format, *, vocabulary: OmopVocabulary | None = None
+) -> str:
+    """The codeset in format `fmt`, as text (CSV cells escaped against spreadsheet formulas).
+
+    An ATLAS concept set carries each concept's CONCEPT_ID from `vocabulary` (an OMOP vocabulary
+    release of the codeset's coding system) or, without one, from the codeset's own release when that
+    is an OMOP vocabulary release."""
     if fmt == "atlas":
-        return json.dumps(_atlas_expression(codeset), indent=2) + "\n"
+        vocabulary = vocabulary or _own_vocabulary(expansion)
+        return json.dumps(_atlas_expression(codeset, vocabulary), indent=2) + "\n"
     return csv_text(["code", "term"], ([row.code, row.term] for row in expansion.codes))
 
 
-def _atlas_expression(codeset: Codeset) -> dict:
+def _own_vocabulary(expansion: Expansion) -> OmopVocabulary | None:
+    # Only an OMOP release is opened here: the export of any other stays as it was, with no look-up.
+    if not expansion.release.startswith(RELEASE_PREFIX):
+        return None
+    terminology = open_release(expansion.release)
+    return terminology if isinstance(terminology, OmopVocabulary) else None
+
+
+def vocabulary_id(terminology: Terminology) -> str:
+    """The OMOP vocabulary_id of a release's codes, as ATLAS writes it (`SNOMED`, `ICD10CM`…)."""
+    if isinstance(terminology, OmopVocabulary):
+        return terminology.vocabulary_id
+    return VOCABULARY.get(terminology.system, terminology.system)
+
+
+def _atlas_concept(rule: CodesetRule, code: str, vocabulary: OmopVocabulary) -> dict:
+    """A concept as ATLAS writes it, from CONCEPT's row in `vocabulary`."""
+    found = vocabulary.omop_concept(code)
+    if found is None:
+        raise CodesetFormatError(
+            f"{code} ({rule.term}) is not in {vocabulary.release.id}, so it has no CONCEPT_ID",
+            field=f"rules[{rule.id}]",
+        )
+    return {
+        "CONCEPT_ID": found.concept_id,
+        "CONCEPT_NAME": found.name,
+        "STANDARD_CONCEPT": found.standard_concept or "N",
+        "INVALID_REASON": found.invalid_reason or "V",
+        "CONCEPT_CODE": found.code,
+        "DOMAIN_ID": found.domain_id,
+        "VOCABULARY_ID": found.vocabulary_id,
+        "CONCEPT_CLASS_ID": found.concept_class_id,
+    }
+
+
+def _atlas_expression(codeset: Codeset, vocabulary: OmopVocabulary | None) -> dict:
+    if vocabulary is not None and vocabulary.system != codeset.coding_system:
+        raise CodesetFormatError(
+            f"release {vocabulary.release.id} is {vocabulary.system}, but the codeset's "
+            f"coding_system is {codeset.coding_system}",
+            field="coding_system",
+        )
     items = []
     for rule in codeset.rules:
         if rule.search is not None:
@@ -46,10 +99,12 @@ def _atlas_expression(codeset: Codeset) -> dict:
                 "export as opencodelists instead",
                 field=f"rules[{rule.id}]",
             )
-        code = rule.concept or rule.code
+        code = rule.concept or rule.code or ""  # a rule that does not search names one of them
         items.append(
             {
-                "concept": {
+                "concept": _atlas_concept(rule, code, vocabulary)
+                if vocabulary is not None
+                else {
                     "CONCEPT_CODE": code,
                     "CONCEPT_NAME": rule.term,
                     "VOCABULARY_ID": VOCABULARY[codeset.coding_system],
@@ -165,7 +220,7 @@ def _atlas_flag(item: dict, name: str, path: Path, n: int) -> bool:
     return value
 
 
-def _atlas_code(item: object, path: Path, n: int, system: str) -> str:
+def _atlas_code(item: object, path: Path, n: int, vocabulary: str) -> str:
     """The concept code of item `n`, refusing an item of another vocabulary or the wrong shape."""
     if not isinstance(item, dict):
         raise CodesetFormatError(
@@ -181,11 +236,11 @@ def _atlas_code(item: object, path: Path, n: int, system: str) -> str:
             path=path,
             field=f"items[{n}].concept",
         )
-    vocabulary = concept.get("VOCABULARY_ID", VOCABULARY[system])
-    if not isinstance(vocabulary, str) or vocabulary.lower() != VOCABULARY[system].lower():
+    named = concept.get("VOCABULARY_ID", vocabulary)
+    if not isinstance(named, str) or named.lower() != vocabulary.lower():
         raise CodesetFormatError(
-            f"vocabulary {json.dumps(vocabulary)[:40]} is not the release's coding system "
-            f"({VOCABULARY[system]})",
+            f"vocabulary {json.dumps(named)[:40]} is not the release's coding system "
+            f"({vocabulary})",
             path=path,
             field=f"items[{n}].concept.VOCABULARY_ID",
         )
@@ -202,7 +257,7 @@ def _atlas_code(item: object, path: Path, n: int, system: str) -> str:
 def _rules_from_atlas(path: Path, terminology: Terminology) -> list[CodesetRule]:
     rules = []
     for n, item in enumerate(_atlas_items(path)):
-        code = _atlas_code(item, path, n, terminology.system)
+        code = _atlas_code(item, path, n, vocabulary_id(terminology))
         excluded, descendants, mapped = (
             _atlas_flag(item, name, path, n)
             for name in ("isExcluded", "includeDescendants", "includeMapped")

@@ -63,8 +63,10 @@ PROBLEMS = {"snomedct": sctid_problem, "dmd": dmd_id_problem, "icd10": icd10_pro
 
 
 def identifier_problem(system: str, code: str) -> str | None:
-    """Why `code` cannot be a code of `system` (None when its form is right)."""
-    return PROBLEMS[system](code)
+    """Why `code` cannot be a code of `system` (None when its form is right, or when the kit knows no
+    rule of its form, as for the `omop:` vocabularies)."""
+    check = PROBLEMS.get(system)
+    return None if check is None else check(code)
 
 
 def _covered_by_decision(codeset: Codeset, code: str) -> bool:

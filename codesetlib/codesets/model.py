@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from typing import Final, Literal
+import re
+from typing import Annotated, Final, Literal, get_args
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from codesetlib.core.models import StrictModel
 
@@ -31,6 +33,24 @@ PATTERN_HINTS = {
     HASH: "'sha256:' and 64 hexadecimal digits",
 }
 CodingSystem = Literal["snomedct", "dmd", "icd10"]
+# Any other vocabulary of an OMOP vocabulary release (see terminology.omop_vocabulary), e.g. omop:rxnorm.
+OMOP_CODING_SYSTEM = r"^omop:[a-z0-9_+]+$"
+
+
+def _known_coding_system(value: str) -> str:
+    if value in get_args(CodingSystem) or re.fullmatch(OMOP_CODING_SYSTEM, value):
+        return value
+    raise PydanticCustomError("literal_error", "Input should be 'snomedct', 'dmd' or 'icd10'")
+
+
+AnyCodingSystem = Annotated[
+    str,
+    AfterValidator(_known_coding_system),
+    WithJsonSchema(
+        {"anyOf": [{"enum": list(get_args(CodingSystem))}, {"pattern": OMOP_CODING_SYSTEM}]}
+        | {"type": "string"}
+    ),
+]
 
 
 class CodesetRule(StrictModel):
@@ -131,7 +151,7 @@ class Codeset(StrictModel):
     title: str
     version: str = Field(pattern=SEMVER)
     status: Literal["draft", "review", "published", "retired"]
-    coding_system: CodingSystem
+    coding_system: AnyCodingSystem
     terminology_release: str
     purpose: str
     clinical_intent: str | None = None

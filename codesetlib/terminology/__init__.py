@@ -4,7 +4,9 @@ Releases are found by id (e.g. `snomedct-teaching-20240401`, `dmd-teaching-20240
 among the releases shipped with the kit and the folders named in the `CODESET_TERMINOLOGY_PATH`
 environment variable (separated by `:`), where users put the licensed releases they hold: SNOMED CT RF2
 folders (holding `Snapshot/`), dm+d XML folders (holding `f_vtm2_3*.xml`) and ICD-10 files named
-`icd10-<edition>-<version>.csv`. Each release is indexed once into the cache (`CODESET_CACHE_DIR`).
+`icd10-<edition>-<version>.csv`, and OMOP vocabulary folders (Athena's `CONCEPT.csv` and the tables
+beside it, or Parquet) or DuckDB CDM files, which hold a release per vocabulary (`omop-snomed-20240301`,
+see `omop_vocabulary`). Each release is indexed once into the cache (`CODESET_CACHE_DIR`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import warnings
 from pathlib import Path
 
 from codesetlib.core.errors import CodesetError, TerminologyError, file_problem
-from codesetlib.terminology import dmd, icd10, snomedct
+from codesetlib.terminology import dmd, icd10, omop_vocabulary, snomedct
 from codesetlib.terminology.base import Concept, Release, ReleaseSkipped, Terminology
 
 __all__ = [
@@ -47,8 +49,18 @@ def identify(path: Path) -> Release | None:
     return None
 
 
+def identify_all(path: Path) -> list[Release]:
+    """The releases at `path`: an OMOP vocabulary folder or CDM file holds one per vocabulary."""
+    if omop_vocabulary.is_release(path):
+        return list(omop_vocabulary.find_releases(path))
+    release = identify(path)
+    return [] if release is None else [release]
+
+
 def _candidates(root: Path) -> list[Path]:
     try:
+        if omop_vocabulary.is_release(root):
+            return [root]
         return sorted(root.iterdir()) if root.is_dir() else []
     except OSError as exc:
         _skip(root, file_problem(exc))
@@ -70,14 +82,14 @@ def available_releases() -> dict[str, Release]:
     for root in release_search_paths():
         for candidate in _candidates(root):
             try:
-                release = identify(candidate)
+                releases = identify_all(candidate)
             except CodesetError as exc:
                 _skip(candidate, exc.location_message())
                 continue
             except OSError as exc:
                 _skip(candidate, file_problem(exc))
                 continue
-            if release is not None:
+            for release in releases:
                 found.setdefault(release.id, release)
     who = icd10.who_release()
     found.setdefault(who.id, who)
@@ -95,6 +107,8 @@ def open_release(release_id: str) -> Terminology:
             "a folder named by CODESET_TERMINOLOGY_PATH"
         )
     release = releases[release_id]
+    if isinstance(release, omop_vocabulary.VocabularyRelease):
+        return omop_vocabulary.OmopVocabulary(release)
     if release.system == dmd.SYSTEM:
         return dmd.DMD(release.path)
     if release.system == icd10.SYSTEM:

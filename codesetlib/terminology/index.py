@@ -10,7 +10,7 @@ in DuckDB over the lower-cased descriptions, which stay on disk.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -35,6 +35,7 @@ class ReleaseTables:
     concepts: code, active (bool), term, fsn (may be null). descriptions: code, term (active terms and
     synonyms). is_a: child, parent, line (active is-a edges and where each was read). history: code,
     association, target. `is_a_path` names the file the is-a edges came from, for error messages.
+    `extra` holds what one coding system keeps beside these (written as table `extra_<name>`).
     """
 
     concepts: pa.Table
@@ -42,6 +43,7 @@ class ReleaseTables:
     is_a: pa.Table
     history: pa.Table
     is_a_path: Path | None = None
+    extra: dict[str, pa.Table] = field(default_factory=dict)
 
 
 def empty_history() -> pa.Table:
@@ -164,6 +166,9 @@ def _write_tables(connection: duckdb.DuckDBPyConnection, tables: ReleaseTables, 
     connection.execute(
         "CREATE TABLE history AS SELECT code, association, target FROM source_history"
     )
+    for name, table in tables.extra.items():
+        connection.register(f"source_extra_{name}", table)
+        connection.execute(f"CREATE TABLE extra_{name} AS SELECT * FROM source_extra_{name}")
     connection.execute("CREATE TABLE release (system VARCHAR, edition VARCHAR, version VARCHAR)")
     connection.execute(
         "INSERT INTO release VALUES (?, ?, ?)", [release.system, release.edition, release.version]
