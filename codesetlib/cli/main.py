@@ -389,11 +389,17 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from codesetlib.record.pipeline import ensure_dataset
+    from codesetlib.record.pipeline import ensure_dataset, study_data
     from codesetlib.record.study import load_study
 
     study_path = Path(args.study)
     study, root = load_study(study_path), study_path.resolve().parent
+    if study.dataset.source is not None:
+        # Nothing to generate: the source is opened and described, which checks that it reads.
+        tables = study_data(study, root).described["tables"]
+        counts = ", ".join(f"{name} {entry['rows']:,} rows" for name, entry in tables.items())
+        print(f"{study.dataset.source}: {counts}")
+        return EXIT_OK
     print(ensure_dataset(study, root, force=args.force, regenerate_damaged=True))
     return EXIT_OK
 

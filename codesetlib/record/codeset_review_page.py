@@ -11,11 +11,12 @@ import pandas as pd
 
 from codesetlib.codesets.expand import Expansion, expand_rules
 from codesetlib.codesets.model import Codeset
-from codesetlib.cohorts import CohortDefinition, DuckDBEngine
+from codesetlib.cohorts import CohortDefinition
 from codesetlib.cohorts.codes import expanded_codes, pinned_codeset
 from codesetlib.cohorts.codeset_cohorts import HAS_CODE, codes_cohort, table_coded_in
+from codesetlib.cohorts.engines.database_engine import open_engine
 from codesetlib.core.disclosure import DisclosureSettings, protect_counts
-from codesetlib.core.paths import resolve
+from codesetlib.core.paths import project_root
 from codesetlib.record.book.cards import rules_frame
 
 
@@ -51,7 +52,7 @@ def codeset_review_page(
         table=table_coded_in(codeset.coding_system),
     )
     codes = {codeset.id: expanded_codes(codeset, expansion)}
-    engine = DuckDBEngine(resolve(dataset_dir))
+    engine = open_engine(dataset_dir, root=project_root())
     per_code = engine.patients_per_code(cohort, codes, HAS_CODE)
     terms = {row.code: row.term for row in expansion.codes}
     per_code.insert(1, "term", per_code["code"].map(terms))

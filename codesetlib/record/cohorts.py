@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from codesetlib.cohorts import CohortDefinition, DuckDBEngine, load_definition
+from codesetlib.cohorts import CohortDefinition, load_definition
 from codesetlib.cohorts.codes import codeset_codes
+from codesetlib.cohorts.engines.database_engine import open_engine
 from codesetlib.cohorts.measures import (
     Intervals,
     Measure,
@@ -24,7 +25,7 @@ from codesetlib.cohorts.measures import (
 )
 from codesetlib.core.disclosure import Derived, DisclosureSettings, add_derived
 from codesetlib.core.errors import CohortError
-from codesetlib.core.paths import resolve
+from codesetlib.core.paths import project_root, resolve
 
 
 def definition_in_words(definition: CohortDefinition) -> list[str]:
@@ -92,7 +93,7 @@ def run_cohort(
         raise CohortError("cohort definition not found", path=path)
     definition = load_definition(path)
     codesets = codeset_codes(codesets_dir, definition.codesets_used(), codeset_versions)
-    engine = DuckDBEngine(resolve(dataset_dir))
+    engine = open_engine(dataset_dir, root=project_root())
     return CohortRun(
         definition=definition,
         cohort=engine.cohort(definition, codesets),
@@ -141,7 +142,7 @@ def practice_measure(
         intervals=Intervals(start=start, end=end, frequency=frequency),
     )
     codesets = codeset_codes(codesets_dir, definition.codesets_used(), codeset_versions)
-    table = compute_measure(measure, codesets, DuckDBEngine(resolve(dataset_dir)))
+    table = compute_measure(measure, codesets, open_engine(dataset_dir, root=project_root()))
     protected = protect_measure(table, disclosure)
     last = protected["interval_start"].max()
     latest = protected[protected["interval_start"] == last].reset_index(drop=True)

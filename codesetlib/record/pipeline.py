@@ -17,15 +17,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import papermill
 
 from codesetlib.codesets.expand import open_codeset_release
 from codesetlib.codesets.files import codeset_dir, load_codeset, read_codes
 from codesetlib.codesets.model import Codeset, content_hash
 from codesetlib.codesets.versions import verify_version, version_dir
+from codesetlib.cohorts.engines.database_engine import open_engine
+from codesetlib.cohorts.engines.describe import describe_data
 from codesetlib.core.atomic import file_written_whole, write_text
+from codesetlib.core.disclosure import protect_counts
 from codesetlib.core.errors import DatasetError, StudyError
+from codesetlib.core.file_hashes import file_sha256
+from codesetlib.data.sources import DataSource, data_source
 from codesetlib.data.synthetic import generate_dataset
 from codesetlib.data.synthetic.generate import dataset_is_current
 from codesetlib.data.synthetic.manifest import dataset_damage
@@ -42,6 +49,7 @@ from codesetlib.record.provenance import (
     environment,
     git_state,
     sha256_bytes,
+    sha256_json,
 )
 from codesetlib.record.run_cache import (
     declared_defaults,
@@ -128,6 +136,76 @@ def ensure_dataset(
     log(f"generating dataset {study.dataset_dir} ({study.dataset.synth.patients} patients)")
     generate_dataset(study.dataset.synth, out, force=force)
     return out
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """The study's data as the record and the run cache see them: `key` fixes their content (a
+    generated dataset's manifest; a source's files, or a database's counts and date spans),
+    `provenance` is what the provenance page lists, `described` what the study page says (a
+    generated dataset's manifest, or a source's description)."""
+
+    key: str
+    provenance: dict[str, Any]
+    described: dict[str, Any]
+
+
+def study_data(study: Study, root: Path, *, force: bool = False) -> StudyData:
+    """The study's data: its synthetic dataset, made unless current, or its source, opened and
+    described (which checks that it reads as the kit's tables before any notebook runs)."""
+    if study.dataset.source is None:
+        dataset = ensure_dataset(study, root, force=force)
+        manifest = (dataset / "manifest.json").read_bytes()
+        manifest_sha = sha256_bytes(manifest)
+        synth = study.dataset.synth
+        provenance = {
+            "path": study.dataset_dir,
+            **dataset_provenance(
+                json.loads(manifest),
+                manifest_sha,
+                {"calibration": synth.calibration_path(), "code_choice": synth.code_choice_path()},
+                root,
+            ),
+        }
+        return StudyData(manifest_sha, provenance, {"manifest": json.loads(manifest)})
+    source = data_source(study.dataset.source, root)
+    log(f"reading {source.kind} data from {study.dataset.source}")
+    engine = open_engine(source)
+    opened = getattr(engine, "opened", None)
+    described: dict[str, Any] = {
+        "source": study.dataset.source,
+        "kind": source.kind,
+        "has_truth": source.has_truth,
+        **describe_data(engine),
+        "details": {} if opened is None else opened.details,
+        "notes": [] if opened is None else [note.sentence() for note in opened.notes],
+    }
+    files = source_files(source)
+    fixed = {"files": files} if files is not None else {"counts": described["tables"]}
+    key = sha256_json([described, fixed])
+    # What the record shows of the tables' sizes passes disclosure control like every count.
+    rows = pd.DataFrame({"rows": [entry["rows"] for entry in described["tables"].values()]})
+    shown = protect_counts(rows, ["rows"], study.disclosure)["rows"].tolist()
+    tables = {
+        name: {k: v for k, v in entry.items() if k != "rows"} | {"rows_shown": count}
+        for (name, entry), count in zip(described["tables"].items(), shown, strict=True)
+    }
+    provenance = described | {"tables": tables} | ({"files": files} if files is not None else {})
+    return StudyData(key, provenance, described)
+
+
+def source_files(source: DataSource) -> dict[str, str] | None:
+    """The SHA-256 of every file a file-based source reads (its file, or the files in its
+    folder or its mapping's folder), by path; None for a database, which is fixed by its counts."""
+    where = Path(source.location)
+    if "://" in source.location or not where.exists():
+        return None
+    folder = where.parent if where.is_file() and source.kind == "mapped" else where
+    paths = [folder] if folder.is_file() else sorted(p for p in folder.rglob("*") if p.is_file())
+    return {
+        str(path.relative_to(folder) if path != folder else path.name): file_sha256(path)
+        for path in paths
+    }
 
 
 def notebook_parameters(study: Study, declared: set[str], given: dict) -> dict:
@@ -233,34 +311,23 @@ def run_study(
         others = [pin for pin in study.codesets if pin.id != codeset]
         study = study.model_copy(update={"codesets": [CodesetPin(id=codeset), *others]})
     codesets = check_codesets(study, root)
-    dataset = ensure_dataset(study, root)
+    data = study_data(study, root)
     book = book_dir or root / study.book_dir
     generated = book / GENERATED
     env = environment()
-    manifest = (dataset / "manifest.json").read_bytes()
-    manifest_sha = sha256_bytes(manifest)
-    inputs = study_inputs(study, {k: v.content_hash for k, v in codesets.items()}, manifest_sha)
+    inputs = study_inputs(study, {k: v.content_hash for k, v in codesets.items()}, data.key)
     write_codeset_cards(codesets, generated)
     write_study_summary(
-        generated, study_path, study, {k: v.codeset for k, v in codesets.items()}, dataset
+        generated, study_path, study, {k: v.codeset for k, v in codesets.items()}, data.described
     )
     notebooks = run_notebooks(study, root, generated, inputs)
-    synth = study.dataset.synth
     provenance = {
         "study": study_path.name,
         "git": git_state(root),
         **env,
         "seed": study.seed,
         "index_date": study.index_date.isoformat(),
-        "dataset": {
-            "path": study.dataset_dir,
-            **dataset_provenance(
-                json.loads(manifest),
-                manifest_sha,
-                {"calibration": synth.calibration_path(), "code_choice": synth.code_choice_path()},
-                root,
-            ),
-        },
+        "dataset": data.provenance,
         "codesets": {
             k: {
                 "version": v.codeset.version,

@@ -17,10 +17,21 @@ from codesetlib.data.synthetic import SynthParams
 
 
 class DatasetSpec(StrictModel):
-    """A synthetic dataset to generate (or reuse when its manifest matches) under `data/synthetic/`."""
+    """The study's data: a synthetic dataset to generate (or reuse when its manifest matches) under
+    `data/synthetic/NAME`, or a `source` the study reads as it is (a kit dataset folder, `omop:PATH`,
+    `omop:postgresql://…`, `ehrql:PATH`, `mapped:MAPPING.yaml`; paths relative to the study file)."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
     synth: SynthParams = SynthParams()
+    source: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DatasetSpec:
+        if (self.name is None) == (self.source is None):
+            raise ValueError("give either name (a synthetic dataset) or source (data to read)")
+        if self.source is not None and "synth" in self.model_fields_set:
+            raise ValueError("synth parameters apply to a generated dataset, not to a source")
+        return self
 
 
 class CodesetPin(StrictModel):
@@ -79,6 +90,9 @@ class Study(StrictModel):
 
     @property
     def dataset_dir(self) -> str:
+        """The data as the notebooks are given them: the generated dataset's folder, or the source."""
+        if self.dataset.source is not None:
+            return self.dataset.source
         return f"data/synthetic/{self.dataset.name}"
 
     @property

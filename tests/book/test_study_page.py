@@ -46,7 +46,7 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 @pytest.fixture(scope="module")
 def summary(study: Study, codesets: dict, manifest: dict) -> str:
-    return study_summary(STUDY, study, codesets, manifest)
+    return study_summary(STUDY, study, codesets, {"manifest": manifest})
 
 
 def folded(text: str) -> str:
@@ -113,7 +113,7 @@ def test_the_summary_follows_the_study_not_a_typed_text(
             ]
         }
     )
-    text = study_summary(STUDY, changed, codesets, manifest)
+    text = study_summary(STUDY, changed, codesets, {"manifest": manifest})
     assert "{doc}`Frail adults in a test of the page </generated/02_cohort_frail>`" in text
     assert "glycaemic control" not in text
     assert "By practice" not in text
@@ -138,7 +138,7 @@ def test_a_missing_cohort_file_is_named_with_its_field(study: Study, codesets: d
         }
     )
     with pytest.raises(StudyError) as raised:
-        study_summary(STUDY, broken, codesets, manifest)
+        study_summary(STUDY, broken, codesets, {"manifest": manifest})
     assert "notebooks[0].parameters.cohort_file" in str(raised.value)
     assert "cohorts/nope.yaml" in str(raised.value)
 

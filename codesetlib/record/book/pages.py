@@ -58,23 +58,9 @@ def provenance_page(manifest: dict) -> str:
         {"Item": "Disclosure control", "Value": text(manifest["disclosure"])},
     ]
     dataset = manifest["dataset"]
-    about = [
-        {"Item": "Folder", "Value": _code(dataset["path"])},
-        {"Item": "Manifest SHA-256", "Value": _code(dataset["manifest_sha256"])},
-        {"Item": "Schema version", "Value": text(str(dataset["schema_version"]))},
-    ]
-    parameters = [
-        {"Parameter": text(name), "Value": "not set" if value is None else _code(value)}
-        for name, value in sorted(dataset["parameters"].items())
-    ]
-    inputs = [
-        {"Input": text(name), "File": _code(entry["path"]), "SHA-256": _code(entry["sha256"])}
-        for name, entry in dataset["inputs"].items()
-    ]
-    tables = [
-        {"Table": text(name), "SHA-256": _code(sha256)}
-        for name, sha256 in dataset["tables"].items()
-    ]
+    dataset_section = (
+        _source_section(dataset) if "source" in dataset else _generated_section(dataset)
+    )
     codesets = [
         {
             "Codeset": text(k),
@@ -107,18 +93,7 @@ def provenance_page(manifest: dict) -> str:
         "same pages. The manifest is also written to `generated/provenance.json`, with how long "
         "each notebook took and whether it was run again or reused.\n\n"
         + _section("Build", _provenance_table(build))
-        + _section(
-            "Dataset",
-            "The synthetic dataset, generated from the parameters and files below; its manifest "
-            "records them with a hash of each table it wrote.\n\n"
-            + _provenance_table(about)
-            + "\n\n### Generator parameters\n\n"
-            + _provenance_table(parameters)
-            + "\n\n### Input files\n\n"
-            + _provenance_table(inputs)
-            + "\n\n### Tables\n\n"
-            + _provenance_table(tables),
-        )
+        + dataset_section
         + _section("Codesets", _provenance_table(codesets))
         + _section(
             "Notebooks",
@@ -131,4 +106,84 @@ def provenance_page(manifest: dict) -> str:
             "values.\n\n" + notebooks,
         )
         + _section("Packages", _provenance_table(packages))
+    )
+
+
+def _generated_section(dataset: dict) -> str:
+    """The provenance of a generated dataset: its manifest, parameters, input files and tables."""
+    text = html.escape
+    about = [
+        {"Item": "Folder", "Value": _code(dataset["path"])},
+        {"Item": "Manifest SHA-256", "Value": _code(dataset["manifest_sha256"])},
+        {"Item": "Schema version", "Value": text(str(dataset["schema_version"]))},
+    ]
+    parameters = [
+        {"Parameter": text(name), "Value": "not set" if value is None else _code(value)}
+        for name, value in sorted(dataset["parameters"].items())
+    ]
+    inputs = [
+        {"Input": text(name), "File": _code(entry["path"]), "SHA-256": _code(entry["sha256"])}
+        for name, entry in dataset["inputs"].items()
+    ]
+    tables = [
+        {"Table": text(name), "SHA-256": _code(sha256)}
+        for name, sha256 in dataset["tables"].items()
+    ]
+    return _section(
+        "Dataset",
+        "The synthetic dataset, generated from the parameters and files below; its manifest "
+        "records them with a hash of each table it wrote.\n\n"
+        + _provenance_table(about)
+        + "\n\n### Generator parameters\n\n"
+        + _provenance_table(parameters)
+        + "\n\n### Input files\n\n"
+        + _provenance_table(inputs)
+        + "\n\n### Tables\n\n"
+        + _provenance_table(tables),
+    )
+
+
+def _source_section(dataset: dict) -> str:
+    """The provenance of a source the study read as it is: where, what kind, its files' hashes (a
+    database is fixed by its counts instead) and its tables' rows as the record may show them."""
+    text = html.escape
+    about = [
+        {"Item": "Source", "Value": _code(dataset["source"])},
+        {"Item": "Kind", "Value": text(dataset["kind"])},
+        *(
+            {"Item": text(str(k).replace("_", " ")), "Value": text(str(v))}
+            for k, v in sorted(dataset.get("details", {}).items())
+            if k != "kind" and isinstance(v, str | int | float)
+        ),
+    ]
+    tables = [
+        {
+            "Table": text(name),
+            "Rows": text(str(entry["rows_shown"])),
+            "First date": text(str(entry.get("first") or "")),
+            "Last date": text(str(entry.get("last") or "")),
+        }
+        for name, entry in sorted(dataset["tables"].items())
+    ]
+    files = dataset.get("files")
+    fixed = (
+        "### Files\n\n"
+        + _provenance_table(
+            [{"File": _code(name), "SHA-256": _code(sha)} for name, sha in sorted(files.items())]
+        )
+        if files
+        else "A database has no files to hash: the run cache takes it as unchanged while its "
+        "tables' rows and date spans are."
+    )
+    notes = dataset.get("notes") or ["none"]
+    return _section(
+        "Dataset",
+        "Data the study read as they are, through the kit's data-source layer.\n\n"
+        + _provenance_table(about)
+        + "\n\n### Tables\n\n"
+        + _provenance_table(tables)
+        + "\n\n### Left out on the way in\n\n"
+        + "\n".join(f"- {text(note)}" for note in notes)
+        + "\n\n"
+        + fixed,
     )

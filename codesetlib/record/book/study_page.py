@@ -22,7 +22,6 @@ from codesetlib.cohorts.load import load_definition
 from codesetlib.core.disclosure import protect_counts
 from codesetlib.core.errors import StudyError
 from codesetlib.core.yamlfile import read_yaml
-from codesetlib.data.synthetic import read_manifest
 from codesetlib.data.synthetic.calibration import load_calibration
 from codesetlib.record.book.pages import write_page
 from codesetlib.record.provenance import sha256_bytes
@@ -186,8 +185,51 @@ def _listing(items: list[str]) -> str:
     return f"{', '.join(items[:-1])} and {items[-1]}"
 
 
+def source_paragraph(study: Study, described: Mapping) -> str:
+    """Where the data come from when the study reads a source: its kind, size, date span, how its
+    codes meet the codesets, what was left out on the way in, and that it holds no truth."""
+    kinds = {
+        "kit": "A dataset in the kit's own tables",
+        "omop": "An OMOP Common Data Model",
+        "ehrql": "OpenSAFELY-style core tables",
+        "mapped": "A GP extract read through its mapping",
+    }
+    tables = described["tables"]
+    events = tables.get("clinical_events", {})
+    details = {
+        k: v
+        for k, v in described.get("details", {}).items()
+        if k != "kind" and isinstance(v, str | int | float)
+    }
+    parts = [
+        f"**Data.** {kinds.get(described['kind'], described['kind'])}, read from "
+        f"`{described['source']}`: {shown_count(tables['patients']['rows'], study)} patients, "
+        f"their coded events dated from {events.get('first', '?')} to {events.get('last', '?')}."
+    ]
+    if details:
+        parts.append(
+            "About the source: "
+            + "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in details.items())
+            + "."
+        )
+    notes = described.get("notes", [])
+    parts.append(
+        "Left out on the way in: " + "; ".join(notes) + "."
+        if notes
+        else "No row was left out on the way in."
+    )
+    if not described.get("has_truth"):
+        parts.append(
+            "**Validation against a truth is impossible on these data**: they hold no record of who "
+            "truly has each condition, so no sensitivity or positive predictive value can be "
+            "computed; the validation pages show what can be checked without one (code usage, "
+            "unused and orphan codes, trends, anomalies and release drift)."
+        )
+    return " ".join(parts)
+
+
 def study_summary(
-    study_path: Path, study: Study, codesets: Mapping[str, Codeset], manifest: Mapping
+    study_path: Path, study: Study, codesets: Mapping[str, Codeset], described: Mapping
 ) -> str:
     """The study in a few short paragraphs, then how to cite it, as MyST for the landing page.
 
@@ -202,7 +244,11 @@ def study_summary(
     paragraphs = [
         f"This record documents **{study.title}** (`{study_path.name}`): index date "
         f"{study.index_date.isoformat()}, seed {study.seed}. {study.disclosure.describe()}",
-        data_paragraph(study, root, manifest),
+        (
+            data_paragraph(study, root, described["manifest"])
+            if "manifest" in described
+            else source_paragraph(study, described)
+        ),
         f"**Codesets.** The study pins {len(pinned)}: {_listing(pinned)}.",
     ]
     analyses = []
@@ -232,8 +278,8 @@ def write_study_summary(
     study_path: Path,
     study: Study,
     codesets: Mapping[str, Codeset],
-    dataset_dir: Path,
+    described: Mapping,
 ) -> Path:
     """Write the study's summary to `generated/study_summary.md`, which the landing page includes."""
-    summary = study_summary(study_path, study, codesets, read_manifest(dataset_dir))
+    summary = study_summary(study_path, study, codesets, described)
     return write_page(generated / STUDY_SUMMARY, summary)
