@@ -123,10 +123,10 @@ def write_ehrql(
     refuse_overlap(dataset_dir, out)
     refuse_foreign_ehrql(out, force)
     dataset = open_kit_dataset(Path(dataset_dir), KIT_TABLES)
-    with_staging = StagedFolder(out)
+    staged = StagedFolder(out)
     try:
         writers = {
-            name: TableWriter(with_staging.path / f"{name}.{table_format}", schema, table_format)
+            name: TableWriter(staged.path / f"{name}.{table_format}", schema, table_format)
             for name, schema in SCHEMAS.items()
         }
         try:
@@ -136,11 +136,11 @@ def write_ehrql(
         finally:
             for writer in writers.values():
                 writer.close()
-        write_format_record(with_staging.path, f"{FORMAT}-{table_format}", dataset, writers)
+        write_format_record(staged.path, f"{FORMAT}-{table_format}", dataset, writers)
         refuse_foreign_ehrql(out, force)  # something may have been put there meanwhile
-        with_staging.commit()
+        staged.commit()
     except BaseException:
-        with_staging.abandon()
+        staged.abandon()
         raise
     rows = {name: writer.rows for name, writer in writers.items()}
     return FormatWritten(out=out, format=f"{FORMAT}-{table_format}", rows=rows, notes=notes)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +83,17 @@ def _schema(*columns: tuple[str, pa.DataType]) -> pa.Schema:
     return pa.schema(list(columns))
 
 
-def _event_columns(prefix: str, id_name: str, date: str, datetime: str) -> list:
-    return [(id_name, ID), ("person_id", ID), (f"{prefix}_concept_id", CONCEPT), (date, DATE),
-            (datetime, TIME)]  # fmt: skip
+def _event_columns(
+    prefix: str, id_name: str, date: str, datetime: str
+) -> list[tuple[str, pa.DataType]]:
+    """The first five columns every event table of the CDM has."""
+    return [
+        (id_name, ID),
+        ("person_id", ID),
+        (f"{prefix}_concept_id", CONCEPT),
+        (date, DATE),
+        (datetime, TIME),
+    ]
 
 
 SCHEMAS: dict[str, pa.Schema] = {
@@ -296,11 +305,13 @@ def _sql_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _query_batches(con: duckdb.DuckDBPyConnection, sql: str):
+def _query_batches(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pa.RecordBatch]:
     yield from con.sql(sql).to_arrow_reader(1 << 17)
 
 
-def _write_people(dataset: KitDataset, end: dt.date, writers: dict[str, TableWriter]) -> list:
+def _write_people(
+    dataset: KitDataset, end: dt.date, writers: dict[str, TableWriter]
+) -> list[SourceNote]:
     """person, death and observation_period, ordered by DuckDB queries over the kit's tables."""
     patients = _sql_path(dataset.tables["patients"])
     registrations = _sql_path(dataset.tables["registrations"])

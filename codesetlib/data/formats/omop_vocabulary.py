@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -158,7 +158,6 @@ class Vocabulary:
     relationships: list[tuple[int, int, str]]
     ancestors: list[tuple[int, int, int, int]]
     releases: dict[str, str]  # vocabulary_id -> release id
-    unmapped: dict[str, list[str]] = field(default_factory=dict)  # inactive codes with no 'Maps to'
 
     def index(self, vocabulary_id: str) -> CodeIndex:
         rows = [c for c in self.concepts if c.vocabulary_id == vocabulary_id]
@@ -302,18 +301,17 @@ def build_vocabulary(snomed_history: list[str], dmd_history: list[str]) -> Vocab
     )
     for vocabulary_id, terminology in latest.items():
         own = {code: ids[v, code] for v, code in codes if v == vocabulary_id}
-        _add_relationships(vocabulary, vocabulary_id, terminology, own)
+        vocabulary.relationships += relationship_rows(terminology, own)
         standard = [c.concept_code for c in concepts if c.vocabulary_id == vocabulary_id]
         standard = [code for code in standard if terminology.concept(code).active]
         vocabulary.ancestors += ancestor_rows(terminology, standard, own)
     return vocabulary
 
 
-def _add_relationships(
-    vocabulary: Vocabulary, vocabulary_id: str, terminology: Terminology, ids: dict[str, int]
-) -> None:
-    rows = vocabulary.relationships
-    unmapped = vocabulary.unmapped.setdefault(vocabulary_id, [])
+def relationship_rows(terminology: Terminology, ids: dict[str, int]) -> list[tuple[int, int, str]]:
+    """concept_relationship rows of one vocabulary: maps, the hierarchy both ways, and the history
+    of inactive concepts."""
+    rows: list[tuple[int, int, str]] = []
     for code, concept_id in ids.items():
         if terminology.concept(code).active:
             rows += [(concept_id, concept_id, "Maps to"), (concept_id, concept_id, "Mapped from")]
@@ -335,12 +333,12 @@ def _add_relationships(
                     ]
         replacement = maps_to(terminology, history)
         if replacement is None or replacement not in ids:
-            unmapped.append(code)
             continue
         rows += [
             (concept_id, ids[replacement], "Maps to"),
             (ids[replacement], concept_id, "Mapped from"),
         ]
+    return rows
 
 
 def maps_to(terminology: Terminology, history: dict[str, frozenset[str]]) -> str | None:
