@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from codesetlib.codesets.diff import diff_releases
 from codesetlib.codesets.expand import expand_rules
 from codesetlib.codesets.files import load_codeset
 from codesetlib.codesets.interchange import export_codeset, rules_from_file
@@ -27,6 +28,7 @@ from codesetlib.terminology.omop_vocabulary import (
     open_vocabulary,
     release_version,
 )
+from codesetlib.terminology.snomedct import SnomedCT
 from tests.fixtures.athena.build import (
     COMMITTED,
     concept_id,
@@ -474,3 +476,16 @@ def test_an_atlas_export_imports_again_with_its_vocabulary(tmp_path: Path, on_pa
         ("include", "254838004"),
         ("exclude", "403946000"),
     ]
+
+
+def test_a_codeset_is_diffed_between_an_rf2_release_and_a_vocabulary_release(
+    tmp_path: Path, snomed: OmopVocabulary
+) -> None:
+    rules = '  - id: R1\n    action: include\n    concept: "363346000"\n    term: Malignancy\n'
+    folder = write_codeset(tmp_path, "cancer", "snomedct", "snomedct-test-20240401", rules)
+    codeset = load_codeset(folder)
+    rf2 = SnomedCT(write_release(tmp_path / "rf2"))
+    drift = diff_releases(codeset, rf2, snomed)
+    assert drift.new_release == SNOMED
+    assert [code for code, _ in drift.dropped_codes] == ["363406005", "399068003"]
+    assert {"93655004", "188151006", "94297009"} <= {code for code, _ in drift.new_codes}
