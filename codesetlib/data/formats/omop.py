@@ -301,6 +301,12 @@ def _fill(schema: pa.Schema, length: int, given: dict[str, Any]) -> dict[str, pa
     return columns
 
 
+def _quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A connection that draws no progress bar for a long query: the command prints its own lines."""
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def _sql_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
@@ -315,7 +321,7 @@ def _write_people(
     """person, death and observation_period, ordered by DuckDB queries over the kit's tables."""
     patients = _sql_path(dataset.tables["patients"])
     registrations = _sql_path(dataset.tables["registrations"])
-    con = duckdb.connect()
+    con = _quiet(duckdb.connect())
     try:
         person_sql = f"""
             WITH latest AS (
@@ -585,7 +591,7 @@ def _write_database(folder: Path, rows: dict[str, int], out: Path) -> None:
         temporary.unlink()  # DuckDB makes its own file
         wal = temporary.with_name(temporary.name + ".wal")
         try:
-            con = duckdb.connect(str(temporary))
+            con = _quiet(duckdb.connect(str(temporary)))
             try:
                 for name in rows:
                     path = _sql_path(folder / f"{name}.parquet")
