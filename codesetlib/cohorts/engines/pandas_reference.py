@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from codesetlib.cohorts.checks import check_definition
-from codesetlib.cohorts.dates import add_offset, age_on
+from codesetlib.cohorts.dates import Offset, add_offset, age_on
 from codesetlib.cohorts.engines.ibis_engine import (
     DATASET_TABLES,
+    EVENTS_READ,
+    PATIENT_DATES_READ,
+    PERSON_TIME_READ,
+    STRATUM,
     attrition_table,
+    check_tables,
+    no_events,
     per_code_criterion,
+    population_definition,
 )
 from codesetlib.cohorts.model import AGE_BANDS, CodesetCodes, CohortDefinition, Criterion, Window
 from codesetlib.data.synthetic.manifest import dataset_tables
@@ -153,6 +160,94 @@ class PandasReference:
         result = grouped[numerator].agg(numerator="sum", denominator="size").reset_index()
         return result.rename(columns={"index_date": "interval_end"})
 
+    def population_on(self, index_date: dt.date, adults_only: bool = True) -> pd.DataFrame:
+        """The population definition's cohort, as every engine gives it."""
+        return self.cohort(population_definition(index_date, adults_only), {})
+
+    def events_with_codes(
+        self,
+        codes: Iterable[str],
+        on_or_before: dt.date,
+        among: CohortDefinition | None = None,
+    ) -> pd.DataFrame:
+        """Each event looked at in turn: its code in `codes`, its date on or before the date, and
+        its patient in `among` (when given)."""
+        wanted = set(codes)
+        check_tables(self.schemas(), EVENTS_READ, "events with codes")
+        if not wanted:
+            return no_events()
+        patients = None if among is None else set(self.cohort(among, {})["patient_id"])
+        rows = [
+            (int(e["patient_id"]), as_date(e["date"]), e["code"])
+            for e in self.tables["clinical_events"].to_dict("records")
+            if e["code"] in wanted
+            and as_date(e["date"]) <= on_or_before
+            and (patients is None or e["patient_id"] in patients)
+        ]
+        frame = pd.DataFrame(sorted(rows), columns=["patient_id", "date", "code"])
+        return with_types(frame, {"patient_id": "int64", "date": "datetime64[s]", "code": "str"})
+
+    def birth_and_death_dates(self) -> pd.DataFrame:
+        check_tables(self.schemas(), PATIENT_DATES_READ, "dates of birth and death")
+        patients = self.tables["patients"][["patient_id", "date_of_birth", "date_of_death"]]
+        frame = patients.sort_values("patient_id", ignore_index=True)
+        types = {"patient_id": "int64", "date_of_birth": "datetime64[s]"}
+        return with_types(frame, {**types, "date_of_death": "datetime64[s]"})
+
+    def person_time(
+        self,
+        codes: Iterable[str],
+        start: dt.date,
+        end: dt.date,
+        *,
+        min_age: int,
+        age_in_year: int,
+        settled_days: int,
+    ) -> pd.DataFrame:
+        """Each registration spell in turn: its days at risk and whether the patient's first code
+        falls in them, added to its stratum (as `ibis_engine.person_time_expr` documents)."""
+        check_tables(self.schemas(), PERSON_TIME_READ, "person-time at risk")
+        wanted = set(codes)
+        firsts: dict[int, dt.date] = {}
+        for event in self.tables["clinical_events"].to_dict("records"):
+            date = as_date(event["date"])
+            if event["code"] in wanted and date is not None and date <= end:
+                pid = int(event["patient_id"])
+                firsts[pid] = min(date, firsts.get(pid, date))
+        people = {int(p["patient_id"]): p for p in self.tables["patients"].to_dict("records")}
+        practices = self.tables["practices"]
+        boroughs = dict(zip(practices["practice_id"], practices["borough"], strict=True))
+        strata: dict[tuple, list[int]] = {}
+        for spell in self.tables["registrations"].to_dict("records"):
+            person = people.get(int(spell["patient_id"]))
+            first = firsts.get(int(spell["patient_id"]))
+            if person is None or (first is not None and first < start):
+                continue
+            born, registered = as_date(person["date_of_birth"]), as_date(spell["start_date"])
+            if born is None or registered is None:
+                continue
+            since = max(registered, start, add_offset(born, Offset(amount=min_age, unit="years")))
+            until = min(
+                as_date(spell["end_date"]) or end, as_date(person["date_of_death"]) or end, end
+            )
+            if until < since:
+                continue
+            counted = (
+                first is not None
+                and since <= first <= until
+                and first >= registered + dt.timedelta(days=settled_days)
+            )
+            practice = int(spell["practice_id"])
+            key = (practice, boroughs.get(practice), person["sex"], age_in_year - born.year)
+            stratum = strata.setdefault(key, [0, 0])
+            stratum[0] += (until - since).days + 1
+            stratum[1] += int(counted)
+        rows = [(*key, days, counted) for key, (days, counted) in strata.items()]
+        frame = pd.DataFrame(rows, columns=[*STRATUM, "person_days", "first_codes"])
+        frame = frame.sort_values(["practice_id", "sex", "age"], ignore_index=True)
+        types = {"practice_id": "int64", "age": "int64", "person_days": "int64"}
+        return with_types(frame, {**types, "first_codes": "int64"})
+
     def _index_dates(
         self, definition: CohortDefinition, codesets: Mapping[str, CodesetCodes]
     ) -> list[tuple[int, dt.date, dict]]:
@@ -238,6 +333,11 @@ class PandasReference:
             value = bool(row[rule.criterion])
             steps.append((rule.describe(), value if rule.action == "include" else not value))
         return [bool(ok) for _, ok in steps], [name for name, _ in steps]
+
+
+def with_types(frame: pd.DataFrame, types: Mapping[str, str]) -> pd.DataFrame:
+    """`frame` with its columns of the types the Ibis engines give (dates as datetime64[s])."""
+    return frame.astype(dict(types))
 
 
 def in_window(
