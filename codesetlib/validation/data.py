@@ -1,5 +1,10 @@
 """Read what validation needs from a dataset: the population on a date, the coded events of a codeset
-and of the codes near it, and (on synthetic data) the patients who truly have the condition."""
+and of the codes near it, and (on synthetic data) the patients who truly have the condition.
+
+The population and the events are asked of a cohort engine (`population_on`, `events_with_codes`),
+which builds every query; the population is the cohort model's (registered and alive on the date, at
+the practice of the latest registration, then the lowest practice id), so validation and cohorts
+count the same patients at the same practices."""
 
 from __future__ import annotations
 
@@ -7,16 +12,16 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-import ibis
 import pandas as pd
 
 from codesetlib.cohorts import DuckDBEngine
-from codesetlib.cohorts.relations import code_list_table
+from codesetlib.cohorts.engines.ibis_engine import population_definition
+from codesetlib.cohorts.model import AGE_BANDS
 from codesetlib.core.errors import DatasetError
 from codesetlib.data.synthetic.manifest import dataset_tables
 
-AGE_BANDS = [0, 18, 40, 60, 80, 200]
-AGE_LABELS = ["0-17", "18-39", "40-59", "60-79", "80+"]
+# The cohort model's age bands, in their order, for tables and figures by age band.
+AGE_LABELS = [f"{low}-{high}" if high is not None else f"{low}+" for low, high in AGE_BANDS]
 
 
 @dataclass(frozen=True)
@@ -27,52 +32,6 @@ class ValidationData:
     coded_events: pd.DataFrame
     near_events: pd.DataFrame
     index_date: dt.date
-
-
-def population_on(
-    engine: DuckDBEngine, index_date: dt.date, adults_only: bool = True
-) -> pd.DataFrame:
-    """Patients alive and registered on `index_date`, with sex, age band, deprivation and practice."""
-    patients, registrations = engine.table("patients"), engine.table("registrations")
-    practices = engine.table("practices")
-    day = ibis.literal(index_date)
-    registered = registrations.filter(
-        (registrations.start_date <= day)
-        & (registrations.end_date.isnull() | (registrations.end_date >= day))
-    )
-    alive = patients.filter(patients.date_of_death.isnull() | (patients.date_of_death > day))
-    joined = alive.join(registered, "patient_id").join(practices, "practice_id")
-    frame = engine.execute(
-        joined.select(
-            "patient_id", "sex", "date_of_birth", "imd_quintile", "practice_id", "borough"
-        ).distinct(on="patient_id", keep="first")
-    )
-    born = pd.to_datetime(frame["date_of_birth"])
-    when = pd.Timestamp(index_date)
-    age = (
-        when.year
-        - born.dt.year
-        - (
-            (born.dt.month > when.month)
-            | ((born.dt.month == when.month) & (born.dt.day > when.day))
-        )
-    )
-    frame["age"] = age.astype(int)
-    frame["age_band"] = pd.cut(frame["age"], AGE_BANDS, right=False, labels=AGE_LABELS)
-    if adults_only:
-        frame = frame[frame["age"] >= 18]
-    return frame.sort_values("patient_id").reset_index(drop=True)
-
-
-def events_with_codes(engine: DuckDBEngine, codes: set[str], on_or_before: dt.date) -> pd.DataFrame:
-    """Events whose code is in `codes` (joined as data) dated on or before a date."""
-    if not codes:
-        return pd.DataFrame({"patient_id": [], "date": [], "code": []})
-    events = engine.table("clinical_events")
-    wanted = code_list_table(codes)
-    dated = events.filter(events.date <= ibis.literal(on_or_before))
-    found = dated.semi_join(wanted, dated.code == wanted.code).select("patient_id", "date", "code")
-    return engine.execute(found.order_by(["patient_id", "date", "code"]))
 
 
 def truth_patients(
@@ -112,13 +71,14 @@ def load_validation_data(
 ) -> ValidationData:
     """Everything validation reads from the dataset for one codeset, in one connection."""
     engine = DuckDBEngine(Path(dataset_dir))
-    population = population_on(engine, index_date)
-    people = set(population["patient_id"])
-    coded = events_with_codes(engine, codes, index_date)
-    near_events = events_with_codes(engine, near, index_date)
+    population = engine.population_on(index_date, adults_only=True)
+    population["age_band"] = pd.Categorical(
+        population["age_band"], categories=AGE_LABELS, ordered=True
+    )
+    adults = population_definition(index_date, adults_only=True)
     return ValidationData(
         population=population,
-        coded_events=coded[coded["patient_id"].isin(people)].reset_index(drop=True),
-        near_events=near_events[near_events["patient_id"].isin(people)].reset_index(drop=True),
+        coded_events=engine.events_with_codes(codes, index_date, among=adults),
+        near_events=engine.events_with_codes(near, index_date, among=adults),
         index_date=index_date,
     )

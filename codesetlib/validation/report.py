@@ -50,7 +50,6 @@ __all__ = ["overlap_figure", "trend_figure"]  # drawn on the page beside this mo
 from codesetlib.codesets.versions import version_dir
 from codesetlib.validation.data import (
     ValidationData,
-    events_with_codes,
     load_validation_data,
     truth_attributes,
     truth_patients,
@@ -232,8 +231,8 @@ def sensitivity_by_year(test: CodesetUnderTest, dataset_dir: str, pattern: str) 
 def anomaly_summary(test: CodesetUnderTest, dataset_dir: str) -> pd.DataFrame:
     """Anomalies among every event of the codeset's codes, whatever its date."""
     engine = DuckDBEngine(resolve(dataset_dir))
-    events = events_with_codes(engine, set(test.expansion.code_set), dt.date.max)
-    patients = engine.execute(engine.table("patients"))
+    events = engine.events_with_codes(test.expansion.code_set, dt.date.max)
+    patients = engine.birth_and_death_dates()
     return anomalies(events, patients, AnomalyRules(extract_date=extract_date(dataset_dir)))
 
 

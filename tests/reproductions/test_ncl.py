@@ -13,7 +13,7 @@ import pytest
 from codesetlib.codesets.concept_lists import NON_MELANOMA_SKIN_CANCER
 from codesetlib.codesets.expand import expand_rules
 from codesetlib.cohorts import PandasReference
-from codesetlib.core.errors import CohortError
+from codesetlib.core.errors import DatasetError
 from codesetlib.data.synthetic import SynthParams, generate_dataset
 from codesetlib.reproductions import ncl
 from codesetlib.reproductions.ncl import measures
@@ -176,14 +176,36 @@ def test_every_measure_is_a_definition_the_pandas_reference_runs_alike(dataset, 
         pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
 
 
-def test_expected_incidence_is_refused_on_an_engine_without_tables(dataset, review):
+def test_expected_incidence_is_the_same_on_the_pandas_reference(dataset, review):
+    """Person-time at risk is an engine's entry point, so the reference engine answers it too."""
     reference = ncl.open_review(
         dataset, review.codesets, review.period, engine=PandasReference.from_dataset(dataset)
     )
-    with pytest.raises(CohortError, match="need an Ibis engine, not pandas"):
-        ncl.cancer_coded_expected(
-            reference, pd.read_csv(ROOT / "data/reference/cancer_incidence.csv")
-        )
+    rates = pd.read_csv(ROOT / "data/reference/cancer_incidence.csv")
+    ours, theirs = (
+        ncl.cancer_coded_expected(review, rates),
+        ncl.cancer_coded_expected(reference, rates),
+    )
+    pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
+    assert int(ours["observed"].sum()) == 2
+
+
+def test_expected_incidence_names_an_age_the_rates_leave_out(review):
+    rates = pd.DataFrame(
+        {
+            "age_from": [0, 0],
+            "age_to": [60, 120],
+            "sex": ["female", "male"],
+            "rate_per_100k": [1.0] * 2,
+        }
+    )
+    with pytest.raises(
+        DatasetError, match="no band of the reference rates covers female patients aged 64"
+    ):
+        ncl.cancer_coded_expected(review, rates)
+    overlapping = pd.concat([rates.assign(age_to=120), rates.iloc[[1]]], ignore_index=True)
+    with pytest.raises(DatasetError, match="two bands cover male patients aged"):
+        ncl.cancer_coded_expected(review, overlapping)
 
 
 def test_each_fault_is_made_by_its_id(review):

@@ -10,8 +10,9 @@ what a review or a care plan is looked for around is that first code (a window m
 Two measures reach past the cohort model, each said where it is computed: the coding of true new
 cancers restricts the engine's cohort to the patients whose cancer truly began in the period, read
 from the synthetic truth by the validation layer; and new cancers against expected incidence count
-person-time at risk over registration spells, which no cohort definition expresses yet, so it is an
-Ibis expression over the engine's own tables (no SQL text).
+person-time at risk over registration spells, which no cohort definition expresses yet, so the
+engine answers it by its own entry point (`person_time`, on every engine) and the reference rates
+turn it into the number expected here. No query is built in this package.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import ibis
 import pandas as pd
 
 from codesetlib.codesets.expand import expand_rules
@@ -41,8 +41,7 @@ from codesetlib.cohorts.model import (
     Population,
     Window,
 )
-from codesetlib.cohorts.plan import coded_events, codes_relation
-from codesetlib.core.errors import CohortError, DatasetError
+from codesetlib.core.errors import DatasetError
 from codesetlib.validation.data import truth_patients
 
 CODESETS = [
@@ -70,10 +69,11 @@ SCREENING = {
 }
 CAPTURE = ["cancer_care_plan", "holistic_needs_assessment", "cancer_staging", "cancer_treatment"]
 ADULT = 18
+# Cancer codes this soon after registering are mostly past diagnoses entered when the record was set up.
+SETTLED_DAYS = 90
 CANCER = "cancer_diagnosis"
 # What each by-practice table holds, in this order, one row per practice with anyone to count.
 PRACTICE_COLUMNS = ["practice_id", "borough"]
-RATES_SCHEMA = {"age_from": "int64", "age_to": "int64", "sex": "string", "rate_per_100k": "float64"}
 
 
 @dataclass(frozen=True)
@@ -331,59 +331,40 @@ def cancer_coded_expected(review: Review, rates: pd.DataFrame) -> pd.DataFrame:
     middle) and sex. Observed: those whose first cancer code falls in their time at risk, at least 90 days
     after registering (earlier codes are mostly past diagnoses entered when the record was set up).
 
-    Person-time over registration spells is not a cohort definition, so this one measure is an Ibis
-    expression over the engine's tables; it runs on the Ibis engines (DuckDB, Spark), not on the
-    pandas reference."""
-    engine = review.engine
-    if not isinstance(engine, IbisEngine):
-        raise CohortError(f"new cancers against expected need an Ibis engine, not {engine.name}")
+    Person-time over registration spells is not a cohort definition; the engine gives it by practice,
+    sex and age (`person_time`, on every engine), and the rates turn each stratum's days into the
+    number expected."""
     p = review.period
-    start, end = ibis.literal(p.start, type="date"), ibis.literal(p.end, type="date")
     middle = p.start + (p.end - p.start) / 2
-    codes = codes_relation({CANCER: review.codes[CANCER]}, engine.relation)
-    coded = coded_events(engine.table("clinical_events"), codes, CANCER)
-    coded = coded.filter(coded.date <= end)
-    firsts = coded.group_by("patient_id").agg(first_code=coded.date.min())
-    registrations, patients = engine.table("registrations"), engine.table("patients")
-    spells = registrations.join(patients, "patient_id")
-    spells = spells.left_join(firsts, spells.patient_id == firsts.patient_id)
-    spells = spells.filter(spells.first_code.isnull() | (spells.first_code >= start))
-    at_risk = spells.select(
-        "practice_id",
-        "sex",
-        "first_code",
-        registered=spells.start_date,
-        since=ibis.greatest(
-            spells.start_date, start, spells.date_of_birth + ibis.interval(years=ADULT)
-        ).cast("date"),
-        until=ibis.least(
-            spells.end_date.fill_null(end), spells.date_of_death.fill_null(end), end
-        ).cast("date"),
-        # Whole calendar years between birth and the period's middle, as the rates are banded.
-        age=middle.year - spells.date_of_birth.year(),
+    strata = review.engine.person_time(
+        review.codes[CANCER].codes,
+        p.start,
+        p.end,
+        min_age=ADULT,
+        age_in_year=middle.year,
+        settled_days=SETTLED_DAYS,
     )
-    table = engine.relation(rates[list(RATES_SCHEMA)], RATES_SCHEMA)
-    rated = at_risk.join(
-        table,
-        [
-            at_risk.sex == table.sex,
-            at_risk.age >= table.age_from,
-            at_risk.age <= table.age_to,
-        ],
+    rate = rate_of_each(strata, rates)
+    table = strata.assign(expected=rate / 100000.0 * strata["person_days"] / 365.25)
+    counts = table.groupby(PRACTICE_COLUMNS, as_index=False, dropna=False).agg(
+        observed=("first_codes", "sum"), expected=("expected", "sum")
     )
-    rated = rated.filter(rated.until >= rated.since)
-    observed = (
-        rated.first_code.between(rated.since, rated.until)
-        & (rated.first_code >= rated.registered + ibis.interval(days=90))
-    ).fill_null(False)
-    days = rated.until.delta(rated.since, unit="day") + 1
-    practices = engine.table("practices").select(*PRACTICE_COLUMNS)
-    rated = rated.mutate(observed=observed, expected=rated.rate_per_100k / 100000.0 * days / 365.25)
-    rated = rated.join(practices, "practice_id")
-    counts = rated.group_by(PRACTICE_COLUMNS).agg(
-        observed=rated.observed.cast("int64").sum(), expected=rated.expected.sum()
-    )
-    return engine.execute(counts.order_by("practice_id")).reset_index(drop=True)
+    counts["observed"] = counts["observed"].astype("int64")
+    return counts.sort_values("practice_id").reset_index(drop=True)
+
+
+def rate_of_each(strata: pd.DataFrame, rates: pd.DataFrame) -> pd.Series:
+    """The reference rate (per 100,000 a year) of each stratum's sex and age; a DatasetError names a
+    sex and age with time at risk that no band of the rates covers, or that two bands cover."""
+    found = {}
+    for sex, age in sorted(set(zip(strata["sex"], strata["age"], strict=True))):
+        band = rates[(rates["sex"] == sex) & (rates["age_from"] <= age) & (rates["age_to"] >= age)]
+        if len(band) != 1:
+            how = "no band of the reference rates covers" if band.empty else "two bands cover"
+            raise DatasetError(f"{how} {sex} patients aged {age}", field="age_from, age_to, sex")
+        found[sex, age] = float(band["rate_per_100k"].iloc[0])
+    keys = zip(strata["sex"], strata["age"], strict=True)
+    return pd.Series([found[key] for key in keys], index=strata.index, dtype="float64")
 
 
 def all_measures(review: Review, rates: pd.DataFrame) -> dict[str, pd.DataFrame]:
