@@ -334,6 +334,13 @@ def test_a_patient_on_two_rows_is_refused_with_the_rows(tmp_path):
             "give either column (a column of the file) or constant",
         ),
         (
+            "      code: DmdProductCode",
+            "      code: DmdProductCode\n      value: Quantity",
+            "- file: issues",
+            "tables.medications",
+            "medications have no value column; only clinical events do",
+        ),
+        (
             '    delimiter: ";"',
             '    delimiter: ";;"',
             "delimiter",

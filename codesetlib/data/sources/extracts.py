@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -292,16 +293,21 @@ def _text(column: str) -> Any:
     return _[column].cast("string").strip().nullif("")
 
 
-def _parsed_date(text: Any, pattern: str) -> Any:
-    """DuckDB's `try_strptime` through Ibis: the date, or null for text that is not one in the
-    pattern (Ibis's own `as_date` uses `strptime`, which stops the query at the first bad date)."""
+@functools.cache
+def _try_strptime() -> Any:
     import ibis
 
     @ibis.udf.scalar.builtin(name="try_strptime")
     def try_strptime(text: str, format: str) -> dt.datetime:  # type: ignore[empty-body]
         """DuckDB's strptime, null where the text does not match."""
 
-    return try_strptime(text, pattern).cast("date")
+    return try_strptime
+
+
+def _parsed_date(text: Any, pattern: str) -> Any:
+    """DuckDB's `try_strptime` through Ibis: the date, or null for text that is not one in the
+    pattern (Ibis's own `as_date` uses `strptime`, which stops the query at the first bad date)."""
+    return _try_strptime()(text, pattern).cast("date")
 
 
 def _plain(value: Any) -> Any:
