@@ -5,11 +5,11 @@ engines.
 Compiled plans are kept per definition, codesets and intervals, so running the same definition again
 (a benchmark, a notebook re-run, attrition after the cohort) does not rebuild the plan.
 
-Beside cohorts, attrition and measures, an engine answers three questions the validation layer and
-the reproductions ask of a dataset: the population on a date (a cohort definition, so the same
+Beside cohorts, attrition and measures, an engine answers what the validation layer and the
+reproductions ask of a dataset: the population on a date (a cohort definition, so the same
 registration rule as every cohort: the latest start, then the lowest practice id), the events of a
-list of codes up to a date, and person-time at risk over registration spells, which no cohort
-definition expresses.
+list of codes up to a date, the dates of birth and death, and person-time at risk over registration
+spells, which no cohort definition expresses.
 """
 
 from __future__ import annotations
@@ -56,7 +56,6 @@ POPULATION_COLUMNS = [
     "practice_id",
     "borough",
 ]
-EVENT_SCHEMA = {"patient_id": "int64", "date": "date", "code": "string"}
 # Person-time at risk is given by stratum: practice, sex and age in whole calendar years.
 STRATUM = ["practice_id", "borough", "sex", "age"]
 # The tables and columns each question other than a cohort reads.

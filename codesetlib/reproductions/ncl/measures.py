@@ -30,8 +30,7 @@ from codesetlib.codesets.model import Codeset
 from codesetlib.codesets.versions import version_dir
 from codesetlib.cohorts.dates import Offset, add_offset
 from codesetlib.cohorts.engines.duckdb_engine import DuckDBEngine
-from codesetlib.cohorts.engines.ibis_engine import IbisEngine
-from codesetlib.cohorts.engines.pandas_reference import PandasReference
+from codesetlib.cohorts.engines.ibis_engine import CohortEngine
 from codesetlib.cohorts.model import (
     CodesetCodes,
     CohortDefinition,
@@ -100,7 +99,7 @@ class Period:
 class Review:
     """A dataset opened in a cohort engine, the period, and the codesets with their codes."""
 
-    engine: IbisEngine | PandasReference
+    engine: CohortEngine
     dataset_dir: Path
     period: Period
     codesets: Mapping[str, Codeset]
@@ -127,7 +126,7 @@ def open_review(
     dataset_dir: Path,
     codesets: Mapping[str, Codeset],
     period: Period,
-    engine: IbisEngine | PandasReference | None = None,
+    engine: CohortEngine | None = None,
 ) -> Review:
     """The dataset in a cohort engine (DuckDB unless another is given) with each codeset's codes."""
     engine = DuckDBEngine(Path(dataset_dir)) if engine is None else engine
