@@ -454,6 +454,19 @@ def test_what_the_mapping_changed_is_counted_in_notes(omop_parquet):
     assert all(isinstance(n, SourceNote) for n in opened.notes)
 
 
+def test_events_of_a_person_not_in_person_are_counted(tmp_path):
+    tables = with_rows(
+        cdm_tables(),
+        "measurement",
+        lambda f: f.assign(person_id=f.person_id.where(f.measurement_id != 402, 77)),
+    )
+    opened = OmopCdm(write_parquet(tables, tmp_path / "cdm")).open()
+    notes = [n for n in opened.notes if "not in person" in n.what and n.table == "clinical_events"]
+    assert [(n.what, n.rows) for n in notes] == [
+        ("measurement rows of a person_id not in person: kept, but in no cohort", 1)
+    ]
+
+
 def test_both_routes_give_one_row_per_event_and_code(omop_parquet):
     opened = OmopCdm(omop_parquet).open()
     rows = kit_rows(opened, "clinical_events")
@@ -861,18 +874,17 @@ def test_a_date_of_birth_that_is_no_date_is_refused(tmp_path, column, value, exa
 
 
 def test_a_person_born_after_today_is_refused(tmp_path):
-    today = dt.date.today()
+    """Born tomorrow: this year's date after today (or, on 31 December, a year still to come)."""
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
     tables = with_rows(
         cdm_tables(),
         "person",
         lambda f: f.assign(
-            year_of_birth=f.year_of_birth.where(f.person_id != 1, today.year),
-            month_of_birth=f.month_of_birth.where(f.person_id != 1, 12),
-            day_of_birth=f.day_of_birth.where(f.person_id != 1, 31),
+            year_of_birth=f.year_of_birth.where(f.person_id != 1, tomorrow.year),
+            month_of_birth=f.month_of_birth.where(f.person_id != 1, tomorrow.month),
+            day_of_birth=f.day_of_birth.where(f.person_id != 1, tomorrow.day),
         ),
     )
-    if today == D(today.year, 12, 31):
-        pytest.skip("today is the last day of the year")  # pragma: no cover
     error = error_of(tables, tmp_path)
     assert error.field == "person.year_of_birth" and "person_id=1" in error.message
 

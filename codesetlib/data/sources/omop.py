@@ -699,8 +699,11 @@ def open_cdm(raw: RawCdm, match: Match, location: str) -> OpenedCdm:
     mapping = CdmMapping(tables, present, codes, match)
     for spec in EVENT_TABLES:
         if spec.name in typed:
+            events = tables[spec.name]
+            unknown = ~events.person_id.isin(tables["person"].person_id)
             extra = {
                 "without_code": (~mapping.has_code(spec.name, match)).ifelse(1, 0).sum(),
+                "unknown_person": unknown.ifelse(1, 0).sum(),
                 "first_date": tables[spec.name][spec.date].min(),
                 "last_date": tables[spec.name][spec.date].max(),
             }
@@ -1043,6 +1046,13 @@ def cdm_notes(mapping: CdmMapping, checked: Mapping[str, Checked]) -> list[Sourc
                     f"{spec.name} rows whose concepts have no {vocabularies} code by the "
                     f"{mapping.match} route: left out",
                     checked[spec.name].counts["without_code"],
+                )
+            )
+            notes.append(
+                SourceNote(
+                    spec.kit_table,
+                    f"{spec.name} rows of a person_id not in person: kept, but in no cohort",
+                    checked[spec.name].counts["unknown_person"],
                 )
             )
     return [note for note in notes if note.rows]
