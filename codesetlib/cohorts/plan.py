@@ -263,14 +263,18 @@ def registrations(rows: ir.Table, sources: Sources, borough: bool) -> ir.Table:
         ).select(*KEYS, "practice_id", "start_date")
     keys = sources.keys
     order = ibis.window(group_by=keys, order_by=[ibis.desc("start_date"), ibis.asc("practice_id")])
+    # `registration_found` marks a registration even where the data do not say the practice (an
+    # OMOP CDM without care sites): being registered is not having a known practice.
     chosen = (
         covering.mutate(rank=ibis.row_number().over(order))
         .filter(lambda t: t["rank"] == 0)
-        .select(*keys, "practice_id")
+        .select(*keys, "practice_id", registration_found=ibis.literal(True))
     )
     if borough:
         practices = sources.tables["practices"].select("practice_id", "borough")
-        chosen = chosen.left_join(practices, "practice_id").select(*keys, "practice_id", "borough")
+        chosen = chosen.left_join(practices, "practice_id").select(
+            *keys, "practice_id", "borough", "registration_found"
+        )
     return chosen
 
 
@@ -419,7 +423,7 @@ def all_rows(definition: CohortDefinition, base: ir.Table, sources: Sources) -> 
     rows = base
     if definition.population.registered:
         rows = left_join(base, registrations(base, sources, borough=False), sources.keys)
-        rows = rows.mutate(registered=rows.practice_id.notnull())
+        rows = rows.mutate(registered=rows.registration_found.notnull()).drop("registration_found")
     needed = needed_columns(definition, {r.criterion for r in definition.rules})
     rows = with_criteria(rows, [c for c in definition.criteria if c.name in needed], sources)
     return with_flags(rows, [f for f in definition.flags if f.name in needed])
@@ -438,7 +442,7 @@ def entered_rows(
             rows = rows.join(chosen, sources.keys)
         else:
             rows = left_join(rows, chosen, sources.keys)
-        rows = rows.mutate(registered=rows.practice_id.notnull())
+        rows = rows.mutate(registered=rows.registration_found.notnull()).drop("registration_found")
     # Rules on a criterion measured from another's date are applied once both are computed.
     by_name = {c.name: c for c in definition.criteria if not c.window.anchors}
     for rule in definition.rules:

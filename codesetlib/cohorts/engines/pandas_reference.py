@@ -304,10 +304,13 @@ class PandasReference:
         for reg in regs[regs["patient_id"] == patient_id].itertuples():
             start, end = as_date(reg.start_date), as_date(reg.end_date)
             if start <= index_date and (end is None or end >= index_date):
-                covering.append((-start.toordinal(), int(reg.practice_id)))
+                # A registration whose practice the data do not say sorts after known ones.
+                known = not pd.isna(reg.practice_id)
+                practice = int(reg.practice_id) if known else None
+                covering.append((-start.toordinal(), not known, practice or 0, practice))
         if not covering:
             return {"registered": False, "practice_id": None, "borough": None}
-        practice_id = min(covering)[1]
+        practice_id = min(covering)[3]
         borough = None
         practices = self.tables.get("practices")
         if practices is not None:

@@ -68,3 +68,38 @@ def test_everyone_with_their_practice_and_its_borough_or_none(spec_test):
         {"patient_id": 7, "practice_id": 3, "borough": None},
     ]
     spec_test.cohort(REGISTERED, definition, expected)
+
+
+UNKNOWN_PRACTICE = tables(
+    patients="""
+    patient_id | sex    | date_of_birth | date_of_death
+    1          | female | 1980-01-01    |
+    2          | male   | 1980-01-01    |
+    3          | female | 1980-01-01    |
+    """,
+    registrations="""
+    patient_id | practice_id | start_date | end_date
+    1          |             | 2000-01-01 |                # registered, the practice not known
+    2          | 4           | 2000-01-01 |
+    2          |             | 1990-01-01 |                # an older spell with no practice
+    3          |             | 2000-01-01 | 2020-01-01     # ended before
+    """,
+)
+REGISTERED_ANYWHERE = {
+    "id": "registered_anywhere",
+    "index_date": INDEX,
+    "population": {"registered": True, "alive": False},
+    "columns": ["patient_id", "practice_id"],
+}
+
+
+def test_a_registration_whose_practice_is_not_known_still_counts(spec_test):
+    # Data that do not say the practice (an OMOP CDM without care sites) still say who is
+    # registered: being registered is not having a known practice.
+    expected = [{"patient_id": 1, "practice_id": None}, {"patient_id": 2, "practice_id": 4}]
+    spec_test.cohort(UNKNOWN_PRACTICE, REGISTERED_ANYWHERE, expected)
+    spec_test.attrition(
+        UNKNOWN_PRACTICE,
+        REGISTERED_ANYWHERE,
+        [(0, "patients with an index date", 3, 0), (1, "registered on the index date", 2, 1)],
+    )
