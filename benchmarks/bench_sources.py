@@ -1,0 +1,594 @@
+"""Benchmark `codeset cohort` and `codeset measure` on each kind of data source, as whole processes.
+
+On the generator's own data (`codeset synth --patients N`, 1M by default, cached under
+`benchmarks/.data/` and reused while its manifest's parameters are the ones the generator would use
+now), times the commands a user runs:
+
+- `codeset cohort cohorts/diabetes_control.yaml --data SOURCE --out X.parquet`
+- `codeset measure cohorts/diabetes_control.yaml --numerator hba1c_controlled --data SOURCE --out Y.csv`
+  (the 12 months to the index date, by practice)
+
+on four sources: the kit's Parquet folder, the same data as an OMOP CDM in a DuckDB file and as a
+folder of Parquet tables (`codeset synth --format omop --from`), and that CDM's tables loaded into a
+throwaway PostgreSQL server (started as the tests start theirs, `tests/postgres.py`). Beside them, in
+the same run, the floor: the cohort's count as one hand-written DuckDB query over the kit's Parquet
+files, run as a `python -c` process. Each command runs once untimed (its first run, reported apart),
+then `--repeats` times in rounds that take the sources in turn, each round starting one source
+later, so load from other work on the machine falls on all alike. Peak memory is the maximum
+resident set of the process and its children (`/usr/bin/time -v`, or the children's rusage).
+
+Usage: python benchmarks/bench_sources.py [--patients 1000000] [--repeats 5]
+       [--sources kit omop-duckdb omop-parquet omop-postgresql] [--results DIR] [--data-dir DIR]
+(a quick run: --patients 20000 --repeats 2 --results /tmp/results)
+Writes benchmarks/results/sources.json and sources.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+# The throwaway PostgreSQL server is the tests' own (tests/postgres.py), imported from the repository,
+# and the kit is this repository's, here and in every process started (the same code when this script
+# runs from another checkout, e.g. a worktree of one commit).
+sys.path.insert(0, str(ROOT))
+CHILD_ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+}
+
+from codesetlib.cohorts.codes import codeset_codes  # noqa: E402
+from codesetlib.cohorts.load import load_definition  # noqa: E402
+from codesetlib.data.synthetic.params import make_params  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DEFINITION = ROOT / "cohorts" / "diabetes_control.yaml"
+NUMERATOR = "hba1c_controlled"
+SOURCES = ("kit", "omop-duckdb", "omop-parquet", "omop-postgresql")
+TARGET_RATIO = 1.5
+# The OMOP writer's code: a CDM built by other code is built again.
+WRITER_FILES = sorted((ROOT / "codesetlib" / "data" / "formats").glob("*.py"))
+TIME = Path("/usr/bin/time")
+# Without GNU time, a small parent reports its children's peak resident memory (kilobytes on Linux).
+RUSAGE_PARENT = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[2:]).returncode\n"
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "sys.exit(code)\n"
+)
+FLOOR_SCRIPT = "import sys, duckdb; print(duckdb.connect().execute(sys.argv[1]).fetchone()[0])"
+
+
+@dataclass(frozen=True)
+class ProcessRun:
+    """One command run as a process: its wall time, peak resident memory and output."""
+
+    seconds: float
+    peak_mib: float
+    stdout: str
+
+
+def codeset_command() -> list[str]:
+    """The `codeset` command of this environment, as a user runs it."""
+    script = Path(sys.executable).parent / "codeset"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "codesetlib.cli"]
+
+
+def codeset(*args: str) -> list[str]:
+    return [*codeset_command(), *args]
+
+
+def run_process(argv: list[str], cwd: Path = ROOT) -> ProcessRun:
+    """Run `argv` to the end; wall time around the whole process, and the peak resident memory of
+    it and its children. A failure stops the benchmark with the command's output."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "rusage"
+        if TIME.is_file():
+            wrapped = [str(TIME), "-v", "-o", str(report), *argv]
+        else:
+            wrapped = [sys.executable, "-c", RUSAGE_PARENT, str(report), *argv]
+        start = time.perf_counter()
+        done = subprocess.run(
+            wrapped, cwd=cwd, env=CHILD_ENV, capture_output=True, text=True, check=False
+        )
+        seconds = time.perf_counter() - start
+        text = report.read_text() if report.is_file() else ""
+    if done.returncode != 0:
+        raise SystemExit(
+            f"failed (exit {done.returncode}): {' '.join(argv)}\n{done.stdout}{done.stderr}"
+        )
+    found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    kib = int(found.group(1)) if found else int(text.strip() or 0)
+    return ProcessRun(seconds=seconds, peak_mib=kib / 1024, stdout=done.stdout)
+
+
+# --- the data ---------------------------------------------------------------------------------
+
+
+def kit_dataset(patients: int, data: Path) -> tuple[Path, float | None]:
+    """The generator's dataset of `patients`, generated unless the cached one's manifest has the
+    parameters the generator would use now; with the seconds generating took (None when reused)."""
+    folder = data / f"kit-{patients}"
+    manifest = folder / "manifest.json"
+    wanted = make_params(patients=patients).model_dump(mode="json")
+    if manifest.is_file() and json.loads(manifest.read_text())["parameters"] == wanted:
+        return folder, None
+    data.mkdir(parents=True, exist_ok=True)
+    print(f"generating {patients:,} patients into {folder}", file=sys.stderr)
+    run = run_process(
+        codeset("synth", "--patients", str(patients), "--out", str(folder), "--no-progress")
+    )
+    return folder, round(run.seconds, 1)
+
+
+def fingerprint(kit: Path) -> str:
+    """What a CDM is built from: the kit dataset's manifest and the OMOP writer's code."""
+    digest = hashlib.sha256((kit / "manifest.json").read_bytes())
+    for path in WRITER_FILES:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def omop_cdm(kit: Path, out: Path) -> float | None:
+    """Convert the kit dataset to an OMOP CDM at `out` (a .duckdb file or a folder) unless the one
+    there was built from the same dataset by the same writer; the seconds it took, or None."""
+    record = out.with_name(out.name + ".built-from")
+    key = fingerprint(kit)
+    if out.exists() and record.is_file() and record.read_text() == key:
+        return None
+    print(f"writing {out} from {kit}", file=sys.stderr)
+    run = run_process(codeset("synth", "--format", "omop", "--from", str(kit), "--out", str(out)))
+    record.write_text(key)
+    return round(run.seconds, 1)
+
+
+def size_mib(path: Path) -> float:
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return round(sum(p.stat().st_size for p in files) / 2**20, 1)
+
+
+@contextmanager
+def postgres_cdm(cdm_folder: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The CDM's Parquet tables loaded into a throwaway PostgreSQL server (schema `cdm`), as the
+    data source a user names, with what the record says of the server."""
+    from tests.postgres import running_server
+
+    with running_server() as server:
+        frames = {path.stem: pq.read_table(path) for path in sorted(cdm_folder.glob("*.parquet"))}
+        start = time.perf_counter()
+        server.load_tables(frames, "cdm")
+        load_s = time.perf_counter() - start
+        con = server.connect()
+        raw = con.con
+        with raw.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            version = cursor.fetchone()[0]
+            settings = {}
+            for name in ("shared_buffers", "work_mem", "max_parallel_workers_per_gather"):
+                cursor.execute(f"SHOW {name}")
+                settings[name] = cursor.fetchone()[0]
+            cursor.execute(
+                "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'cdm' AND c.relkind = 'r'"
+            )
+            size = int(cursor.fetchone()[0])
+        con.disconnect()
+        yield (
+            server.url("cdm"),
+            {
+                "version": version,
+                "settings": settings,
+                "load_s": round(load_s, 1),
+                "size_mib": round(size / 2**20, 1),
+                "rows": {name: frame.num_rows for name, frame in frames.items()},
+            },
+        )
+
+
+# --- the floor --------------------------------------------------------------------------------
+
+
+def floor_sql(kit: Path) -> str:
+    """The cohort's count as one hand-written DuckDB query over the kit's Parquet files: adults
+    alive and registered on the index date with a diabetes code on or before it."""
+    definition = load_definition(DEFINITION)
+    index = definition.index_date.date
+    if index is None or definition.population.age_min is None:
+        raise SystemExit(f"{DEFINITION}: the floor needs a fixed index date and a minimum age")
+    codes = codeset_codes(ROOT / "codesets", ["diabetes"])["diabetes"].codes
+    listed = ", ".join(f"'{code}'" for code in sorted(codes))
+    day = f"DATE '{index.isoformat()}'"
+    return f"""
+SELECT count(*) FROM read_parquet('{kit / "patients.parquet"}') p
+WHERE (p.date_of_death IS NULL OR p.date_of_death > {day})
+  AND year({day}) - year(p.date_of_birth)
+      - CASE WHEN {index.month * 100 + index.day} < month(p.date_of_birth) * 100 + day(p.date_of_birth)
+        THEN 1 ELSE 0 END >= {definition.population.age_min}
+  AND EXISTS (
+    SELECT 1 FROM read_parquet('{kit / "registrations.parquet"}') r
+    WHERE r.patient_id = p.patient_id AND r.start_date <= {day}
+      AND (r.end_date IS NULL OR r.end_date >= {day}))
+  AND p.patient_id IN (
+    SELECT patient_id FROM read_parquet('{kit / "clinical_events.parquet"}')
+    WHERE code IN ({listed}) AND date <= {day})
+""".strip()
+
+
+# --- the runs ---------------------------------------------------------------------------------
+
+
+def commands(spec: dict[str, str], out: Path) -> dict[tuple[str, str], list[str]]:
+    """Every command timed, by (command, source)."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for name, data in spec.items():
+        found[("cohort", name)] = codeset(
+            *("cohort", str(DEFINITION), "--data", data),
+            *("--out", str(out / f"cohort-{name}.parquet"), "--force"),
+        )
+        found[("measure", name)] = codeset(
+            *("measure", str(DEFINITION), "--numerator", NUMERATOR, "--data", data),
+            *("--out", str(out / f"measure-{name}.csv"), "--force"),
+        )
+    return found
+
+
+def summary(runs: list[ProcessRun], first: ProcessRun) -> dict[str, Any]:
+    seconds = [r.seconds for r in runs]
+    return {
+        "runs": len(runs),
+        "min_s": round(min(seconds), 2),
+        "median_s": round(statistics.median(seconds), 2),
+        "max_s": round(max(seconds), 2),
+        "first_s": round(first.seconds, 2),
+        "all_s": [round(s, 2) for s in seconds],
+        "peak_rss_mib": round(max(r.peak_mib for r in [*runs, first]), 1),
+    }
+
+
+def time_all(argvs: dict[tuple[str, str], list[str]], repeats: int) -> dict[tuple[str, str], dict]:
+    """Each command once untimed, then `repeats` rounds; within a round the cohorts and then the
+    measures, each taking the sources in turn from a starting point that moves each round."""
+    first = {key: run_process(argv) for key, argv in argvs.items()}
+    for key, run in first.items():
+        print(f"first {key}: {run.seconds:.2f} s, {run.peak_mib:.0f} MiB", file=sys.stderr)
+    times: dict[tuple[str, str], list[ProcessRun]] = {key: [] for key in argvs}
+    for round_ in range(repeats):
+        # The floor takes its turn among the cohorts, whose count it computes.
+        for commands_ in (("floor", "cohort"), ("measure",)):
+            keys = [key for key in argvs if key[0] in commands_]
+            shift = round_ % len(keys)
+            for key in keys[shift:] + keys[:shift]:
+                times[key].append(run_process(argvs[key]))
+        print(f"round {round_ + 1} of {repeats} done", file=sys.stderr)
+    return {key: summary(times[key], first[key]) for key in argvs}
+
+
+def same_results(out: Path, spec: dict[str, str]) -> dict[str, Any]:
+    """Whether every source gave the kit's cohort (its patients), the kit's measure by practice,
+    and the kit's exact measure over all practices (one more run of each, untimed)."""
+    import pandas as pd
+
+    for name, data in spec.items():
+        run_process(
+            codeset(
+                *("measure", str(DEFINITION), "--numerator", NUMERATOR, "--data", data),
+                *("--by", "--no-disclosure", "--force", "--out", str(out / f"totals-{name}.csv")),
+            )
+        )
+
+    def read(kind: str, name: str) -> pd.DataFrame:
+        if kind == "cohort":
+            return pd.read_parquet(out / f"cohort-{name}.parquet", columns=["patient_id"])
+        return pd.read_csv(out / f"{kind}-{name}.csv")
+
+    same: dict[str, Any] = {}
+    for name in spec:
+        ids = read("cohort", name)["patient_id"]
+        same[name] = {
+            "cohort_rows": len(ids),
+            "same_patients_as_kit": sorted(ids) == sorted(read("cohort", "kit")["patient_id"]),
+            "same_measure_by_practice_as_kit": read("measure", name).equals(read("measure", "kit")),
+            "same_exact_measure_over_all_practices_as_kit": read("totals", name).equals(
+                read("totals", "kit")
+            ),
+        }
+    return same
+
+
+# --- the machine ------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").is_file() else ""
+    total = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.MULTILINE)
+    return {
+        "cores": os.cpu_count(),
+        "ram_gib": round(int(total.group(1)) / 2**20, 1) if total else None,
+        "cpu": model.group(1).strip() if model else platform.processor(),
+        "system": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "ibis": ibis.__version__,
+        "peak_memory_by": "/usr/bin/time -v" if TIME.is_file() else "getrusage(RUSAGE_CHILDREN)",
+    }
+
+
+def git_state() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    reader = "codesetlib/data/sources/omop.py"
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "omop_reader_commit": git("log", "-1", "--format=%H", "--", reader),
+        "uncommitted_changes": bool(
+            git("status", "--porcelain", "--", "codesetlib", "cohorts", "codesets")
+        ),
+    }
+
+
+# --- the report -------------------------------------------------------------------------------
+
+LABELS = {
+    "floor": "floor: hand-written DuckDB SQL (`python -c`), count only",
+    "kit": "kit Parquet folder",
+    "omop-duckdb": "OMOP CDM in a DuckDB file",
+    "omop-parquet": "OMOP CDM as Parquet tables",
+    "omop-postgresql": "OMOP CDM on PostgreSQL",
+}
+
+
+def ratios(timings: dict[str, dict[str, dict]], command: str) -> dict[str, Any] | None:
+    runs = timings[command]
+    if "kit" not in runs or "omop-duckdb" not in runs:
+        return None
+    kit, omop = runs["kit"], runs["omop-duckdb"]
+    median = omop["median_s"] / kit["median_s"]
+    return {
+        "median_over_median": round(median, 2),
+        "min_over_min": round(omop["min_s"] / kit["min_s"], 2),
+        "target": TARGET_RATIO,
+        "met": median <= TARGET_RATIO,
+        "seconds_over_target": round(
+            max(0.0, omop["median_s"] - TARGET_RATIO * kit["median_s"]), 2
+        ),
+    }
+
+
+def verdict(ratio: dict[str, Any]) -> str:
+    if ratio["met"]:
+        return f"**met** ({ratio['median_over_median']}× median against median; {ratio['min_over_min']}× best against best)"
+    return (
+        f"**missed** ({ratio['median_over_median']}× median against median, "
+        f"{ratio['seconds_over_target']} s over {TARGET_RATIO}× the kit's median; "
+        f"{ratio['min_over_min']}× best against best)"
+    )
+
+
+def markdown(report: dict[str, Any]) -> str:
+    m, d = report["machine"], report["data"]
+    lines = [
+        "# Data sources benchmark: `codeset cohort` and `codeset measure` as a user runs them",
+        "",
+        f"Run {report['date']} with `python benchmarks/bench_sources.py` on {m['cores']} cores "
+        f"({m['cpu']}), {m['ram_gib']} GiB RAM, shared with other work (load average "
+        f"{report['load_average_before'][0]} before, {report['load_average_after'][0]} after); "
+        f"Python {m['python']}, DuckDB {m['duckdb']}, Ibis {m['ibis']}"
+        + (f", PostgreSQL {report['postgresql']['version']}" if report.get("postgresql") else "")
+        + ".",
+        "",
+        f"Code: commit {report['git']['commit'][:12]}"
+        + (" with uncommitted changes" if report["git"]["uncommitted_changes"] else "")
+        + f" (the OMOP reader as of {report['git']['omop_reader_commit'][:12]}).",
+        "",
+        f"Data: the generator's own (`codeset synth --patients {d['patients']}`): {d['patients']:,} "
+        f"patients, {d['clinical_events']:,} clinical events ({d['events_per_patient']} per "
+        f"patient), {d['medications']:,} prescriptions; kit Parquet {d['size_mib']['kit']} MiB"
+        + "".join(f", {name} {size} MiB" for name, size in d["size_mib"].items() if name != "kit")
+        + ".",
+        "",
+    ]
+    for command, ratio in report["ratio_omop_duckdb_to_kit"].items():
+        if ratio is not None:
+            lines.append(
+                f"- `codeset {command}`, OMOP on DuckDB within {TARGET_RATIO}× of the kit's own "
+                f"Parquet: {verdict(ratio)}."
+            )
+    lines += [
+        "",
+        f"Seconds of wall time of the whole process (Python start-up, imports, opening and checking "
+        f"the source, the query, writing the output): min / median / max of {report['repeats']} runs "
+        "taken in turn; first = the untimed first run. Peak memory: the largest resident set of the "
+        f"process and its children over all its runs ({m['peak_memory_by']}).",
+        "",
+        "| Command | Source | min s | median s | max s | first s | peak RSS MiB | rows out |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    floor = report["floor"]
+    lines.append(
+        f"| cohort count | {LABELS['floor']} | {floor['min_s']} | {floor['median_s']} | "
+        f"{floor['max_s']} | {floor['first_s']} | {floor['peak_rss_mib']} | {floor['count']:,} |"
+    )
+    for command in ("cohort", "measure"):
+        for name, t in report["timings"][command].items():
+            rows = report["results"].get(name, {}).get("cohort_rows") if command == "cohort" else ""
+            rows_text = f"{rows:,}" if isinstance(rows, int) else ""
+            lines.append(
+                f"| {command} | {LABELS[name]} | {t['min_s']} | {t['median_s']} | {t['max_s']} | "
+                f"{t['first_s']} | {t['peak_rss_mib']} | {rows_text} |"
+            )
+    lines += [
+        "",
+        "Same answers as the kit's Parquet folder (= same, ≠ different): "
+        + "; ".join(
+            f"{name}: cohort's patients {'=' if r['same_patients_as_kit'] else '≠'}, "
+            f"exact measure over all practices "
+            f"{'=' if r['same_exact_measure_over_all_practices_as_kit'] else '≠'}, "
+            f"measure by practice {'=' if r['same_measure_by_practice_as_kit'] else '≠'}"
+            for name, r in report["results"].items()
+            if name != "kit"
+        )
+        + f"; the floor's count {'equals' if floor['count'] == report['results']['kit']['cohort_rows'] else 'differs from'} "
+        "the kit cohort's rows. An OMOP CDM records one care site per person "
+        "(`person.care_site_id`), not the practices a person moved between "
+        "(`codesetlib/data/sources/OMOP.md`), so a measure by practice over the 12 months before "
+        "the index date may count a patient who moved at another practice than the kit does; the "
+        "exact measure over all practices (`--by` with no column, `--no-disclosure`, run once "
+        "more untimed) shows whether the counts themselves agree.",
+        "",
+        "Notes:",
+        "",
+        "- Each command is `codeset cohort cohorts/diabetes_control.yaml --data SOURCE --out "
+        "X.parquet` or `codeset measure cohorts/diabetes_control.yaml --numerator hba1c_controlled "
+        "--data SOURCE --out Y.csv` (12 monthly intervals to the index date, by practice), with "
+        "DuckDB's default threads (all cores). The cohort command runs the cohort and its attrition; "
+        "the measure command the measure and the attrition.",
+        "- The floor is the cohort's count only (adults alive and registered on the index date with "
+        "a diabetes code on or before it), one query over the kit's Parquet files in a fresh "
+        "`python -c` process that imports DuckDB alone; the SQL is in sources.json.",
+        "- The OMOP sources are `codeset synth --format omop --from` the same dataset; the OMOP "
+        "route reads each event's code through the CDM's CONCEPT table.",
+    ]
+    pg = report.get("postgresql")
+    if pg:
+        lines.append(
+            f"- PostgreSQL {pg['version']} is a throwaway server on a Unix socket started as "
+            "tests/postgres.py starts it (fsync off), with the CDM's Parquet tables loaded by COPY "
+            f"into schema `cdm` in {pg['load_s']} s ({pg['size_mib']} MiB; no indexes, ANALYZEd "
+            f"after loading); settings {', '.join(f'{k} {v}' for k, v in pg['settings'].items())}. "
+            "Its peak RSS is the client process's only: the server's own memory (its backend "
+            "process and shared buffers) is outside the client's process tree and not counted."
+        )
+    built = {k: "reused" if v is None else f"{v} s" for k, v in report["built"].items()}
+    lines += [
+        f"- Building the data (`reused`: cached in `benchmarks/.data/` by an earlier run): "
+        f"generating {built['kit_s']}, converting to OMOP {built.get('omop-duckdb_s')} "
+        f"(DuckDB file) and {built.get('omop-parquet_s')} (Parquet tables).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sources", nargs="+", choices=SOURCES, default=list(SOURCES))
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=ROOT / "benchmarks" / ".data",
+        help="where the generated dataset and its OMOP forms are kept between runs",
+    )
+    args = parser.parse_args()
+    if "kit" not in args.sources:
+        parser.error("--sources must include kit: every ratio is against it")
+
+    load_before = os.getloadavg()
+    data = args.data_dir.resolve()
+    kit, kit_s = kit_dataset(args.patients, data)
+    built: dict[str, float | None] = {"kit_s": kit_s}
+    spec = {"kit": str(kit)}
+    sizes = {"kit": size_mib(kit)}
+    for name, out in (
+        ("omop-duckdb", data / f"cdm-{args.patients}.duckdb"),
+        ("omop-parquet", data / f"cdm-{args.patients}"),
+    ):
+        needed = name in args.sources or (
+            name == "omop-parquet" and "omop-postgresql" in args.sources
+        )
+        built[f"{name}_s"] = omop_cdm(kit, out) if needed else None
+        if name in args.sources:
+            spec[name] = f"omop:{out}"
+            sizes[name] = size_mib(out)
+    manifest = json.loads((kit / "manifest.json").read_text())
+    rows = {name: entry["rows"] for name, entry in manifest["tables"].items()}
+    sql = floor_sql(kit)
+
+    with tempfile.TemporaryDirectory(dir=data) as tmp, _postgres(args, data) as (url, pg):
+        out = Path(tmp)
+        if url is not None:
+            spec["omop-postgresql"] = url
+        argvs = commands(spec, out)
+        argvs[("floor", "floor")] = [sys.executable, "-c", FLOOR_SCRIPT, sql]
+        timed = time_all(argvs, args.repeats)
+        floor_count = int(run_process(argvs[("floor", "floor")]).stdout.strip())
+        results = same_results(out, spec)
+
+    timings = {
+        command: {name: timed[(command, name)] for name in spec}
+        for command in ("cohort", "measure")
+    }
+    if pg is not None:
+        sizes["omop-postgresql"] = pg["size_mib"]
+    report = {
+        "benchmark": "sources",
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "git": git_state(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "repeats": args.repeats,
+        "data": {
+            "patients": args.patients,
+            "clinical_events": rows["clinical_events"],
+            "medications": rows["medications"],
+            "events_per_patient": round(rows["clinical_events"] / rows["patients"], 2),
+            "rows": rows,
+            "size_mib": sizes,
+        },
+        "built": built,
+        "postgresql": pg,
+        "floor": {**timed[("floor", "floor")], "count": floor_count, "sql": sql},
+        "timings": timings,
+        "results": results,
+        "ratio_omop_duckdb_to_kit": {
+            command: ratios(timings, command) for command in ("cohort", "measure")
+        },
+    }
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "sources.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.results / "sources.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+@contextmanager
+def _postgres(
+    args: argparse.Namespace, data: Path
+) -> Iterator[tuple[str | None, dict[str, Any] | None]]:
+    """The PostgreSQL source when it is asked for, else nothing."""
+    if "omop-postgresql" not in args.sources:
+        yield None, None
+        return
+    with postgres_cdm(data / f"cdm-{args.patients}") as (url, details):
+        yield url, details
+
+
+if __name__ == "__main__":
+    main()
