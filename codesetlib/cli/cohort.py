@@ -136,6 +136,41 @@ def _print_header(run, args: argparse.Namespace) -> None:
         print(f"  left out on the way in: {note.sentence()}")
 
 
+def _print_matches(run, settings) -> None:
+    """On an OMOP CDM: for each codeset, the patients its codes find by the source route, the
+    standard route and both (protected), and the codes that find no event, listed."""
+    if run.engine.source.kind != "omop":
+        return
+    import pandas as pd
+
+    from codesetlib.core.disclosure import protect_counts
+    from codesetlib.data.sources.omop import match_report
+
+    for codeset_id, codes in sorted(run.codesets.items()):
+        table = "medications" if codes.coding_system == "dmd" else "clinical_events"
+        report = match_report(run.engine, set(codes.codes), table=table)
+        counts = pd.DataFrame(
+            {
+                "n": [
+                    report.patients_by_source,
+                    report.patients_by_standard,
+                    report.patients_by_both,
+                    report.patients_by_either,
+                ]
+            }
+        )
+        shown = protect_counts(counts, ["n"], settings)["n"].tolist()
+        print(
+            f"  codeset {codeset_id} ({report.match} matching): patients found by the source route "
+            f"{shown[0]}, by the standard route {shown[1]}, by both {shown[2]}, by either {shown[3]}"
+        )
+        unmatched = report.unmatched
+        if len(unmatched):
+            print(f"    {len(unmatched)} of {len(report.codes)} codes find no event:")
+            for status, group in unmatched.groupby("status", sort=True):
+                print(f"      {status} ({len(group)}): {', '.join(group['code'])}")
+
+
 def run_cohort(args: argparse.Namespace) -> int:
     from codesetlib.cohorts.on_source import protected_attrition, run_cohort_on
 
@@ -144,6 +179,7 @@ def run_cohort(args: argparse.Namespace) -> int:
     cohort, attrition = run_cohort_on(run)
     settings = _settings(args)
     _print_header(run, args)
+    _print_matches(run, settings)
     print(settings.describe())
     shown = protected_attrition(attrition, settings)
     print(shown.to_string(index=False))
@@ -170,6 +206,7 @@ def run_measure(args: argparse.Namespace) -> int:
         settings=settings,
     )
     _print_header(run, args)
+    _print_matches(run, settings)
     print(settings.describe())
     attrition = run.engine.attrition(run.definition, run.codesets)
     print(protected_attrition(attrition, settings).to_string(index=False))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from codesetlib.cohorts.model import (
     PATIENT_COLUMNS,
-    TABLE_CODING_SYSTEM,
+    TABLE_CODING_SYSTEMS,
     CodesetCodes,
     CohortDefinition,
 )
@@ -41,10 +41,13 @@ def check_definition(
     codesets: Mapping[str, CodesetCodes],
     schemas: Mapping[str, set[str]],
     extra_columns: tuple[str, ...] = (),
+    coding_systems: Mapping[str, Collection[str]] | None = None,
 ) -> None:
-    """Raise CohortError for the first thing that would stop the definition running on `schemas`."""
+    """Raise CohortError for the first thing that would stop the definition running on `schemas`,
+    whose event tables hold codes of `coding_systems` (by default, SNOMED CT clinical events and
+    dm+d medicines)."""
     _check_population(definition)
-    _check_codesets(definition, codesets)
+    _check_codesets(definition, codesets, coding_systems or TABLE_CODING_SYSTEMS)
     _check_names(definition, extra_columns)
     _check_columns(definition, schemas, extra_columns)
 
@@ -61,7 +64,11 @@ def _check_population(definition: CohortDefinition) -> None:
         raise fail(definition, ("population", "sex"), "empty population: no sex is allowed")
 
 
-def _check_codesets(definition: CohortDefinition, codesets: Mapping[str, CodesetCodes]) -> None:
+def _check_codesets(
+    definition: CohortDefinition,
+    codesets: Mapping[str, CodesetCodes],
+    coding_systems: Mapping[str, Collection[str]],
+) -> None:
     uses = [
         (("criteria", i, "codeset"), c.codeset, c.table) for i, c in enumerate(definition.criteria)
     ]
@@ -73,12 +80,13 @@ def _check_codesets(definition: CohortDefinition, codesets: Mapping[str, Codeset
             known = ", ".join(sorted(codesets)) or "none"
             raise fail(definition, location, f"unknown codeset {codeset_id!r} (given: {known})")
         system = codesets[codeset_id].coding_system
-        if system != TABLE_CODING_SYSTEM[table]:
+        held = coding_systems.get(table, ())
+        if system not in held:
             raise fail(
                 definition,
                 location,
                 f"codeset {codeset_id!r} is {system} but {table} is coded in "
-                f"{TABLE_CODING_SYSTEM[table]}",
+                f"{' or '.join(held) or 'nothing these data hold'}",
             )
 
 

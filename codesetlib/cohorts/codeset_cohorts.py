@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from codesetlib.cohorts.model import (
-    TABLE_CODING_SYSTEM,
+    CODING_SYSTEM_TABLE,
     CohortDefinition,
     CohortRule,
     Criterion,
@@ -24,10 +24,10 @@ FIRST_EVENT_DATE = "first_event_date"
 
 
 def table_coded_in(coding_system: str) -> TableName:
-    """The event table recorded in `coding_system` (SNOMED CT: clinical events; dm+d: medications)."""
-    for table, system in TABLE_CODING_SYSTEM.items():
-        if system == coding_system:
-            return table  # type: ignore[return-value]
+    """The event table recorded in `coding_system` (SNOMED CT and ICD-10: clinical events; dm+d:
+    medications)."""
+    if coding_system in CODING_SYSTEM_TABLE:
+        return CODING_SYSTEM_TABLE[coding_system]  # type: ignore[return-value]
     raise CohortError(f"the data hold no events coded in {coding_system}")
 
 

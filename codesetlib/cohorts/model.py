@@ -19,8 +19,19 @@ from codesetlib.cohorts.dates import Offset
 from codesetlib.core.models import StrictModel
 
 TableName = Literal["clinical_events", "medications"]
-# The coding system each event table is recorded in.
+# The coding system each event table is recorded in, in primary-care data (a data source may hold
+# more: an OMOP CDM's clinical events carry ICD-10 codes too).
 TABLE_CODING_SYSTEM = {"clinical_events": "snomedct", "medications": "dmd"}
+TABLE_CODING_SYSTEMS: dict[str, tuple[str, ...]] = {
+    "clinical_events": ("snomedct",),
+    "medications": ("dmd",),
+}
+# The table events of each coding system are in.
+CODING_SYSTEM_TABLE = {
+    "snomedct": "clinical_events",
+    "icd10": "clinical_events",
+    "dmd": "medications",
+}
 Returns = Literal[
     "exists",
     "count",

@@ -147,6 +147,58 @@ def test_the_cohort_of_a_cdm_written_elsewhere(cdm: Path, tmp_path: Path):
     assert list(cohort["sex"]) == ["female", "male"]
     assert "column imd_quintile left out" in result.stdout
     assert "column borough left out" in result.stdout
-    lines = result.stdout.splitlines()
-    steps = [line.split()[-2:] for line in lines if line.strip()[:1].isdigit()]
+    # What each codeset's codes find in the CDM (patient 2 only through E11 mapping to the
+    # standard concept), and the codes that find nothing.
+    assert (
+        "codeset diabetes (both matching): patients found by the source route 3, by the standard "
+        "route 4, by both 3, by either 4" in result.stdout
+    )
+    assert "12 of 13 codes find no event:" in result.stdout
+    assert "not in CONCEPT (12): 190372001, 237599002," in result.stdout
+    table = result.stdout.split(" step ")[1].split("wrote")[0].splitlines()[1:]
+    steps = [line.split()[-2:] for line in table]
     assert [int(patients) for patients, _ in steps] == [5, 4, 4, 3, 2]
+
+
+def test_an_icd10_codeset_finds_events_through_the_cdm(cdm: Path, tmp_path: Path):
+    def codeset(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "codesetlib.cli", "--codesets-dir", "codesets", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    made = codeset(
+        "new",
+        "t2dm_icd10",
+        "--concept",
+        "E11",
+        "--title",
+        "Type 2 diabetes (ICD-10)",
+        "--purpose",
+        "Patients with type 2 diabetes coded in ICD-10",
+        "--author",
+        "A Researcher",
+        "--release",
+        "icd10-who-2019",
+    )
+    assert made.returncode == 0, made.stderr
+    (tmp_path / "t2dm.yaml").write_text(
+        "id: t2dm\nindex_date: 2025-03-31\ncriteria:\n"
+        "  - {name: t2dm, codeset: t2dm_icd10, window: ever before}\n"
+        "rules:\n  - {action: include, criterion: t2dm}\ncolumns: [patient_id]\n"
+    )
+    for match, expected in [("source", [2]), ("standard", [1, 2, 5]), ("both", [1, 2, 5])]:
+        out = tmp_path / f"{match}.csv"
+        result = codeset(
+            "cohort", "t2dm.yaml", "--data", f"omop:{cdm}?match={match}", "--out", str(out)
+        )
+        assert result.returncode == 0, result.stderr
+        # Patient 2's event was recorded as E11; 1, 4 and 5 as SNOMED CT, the standard concept
+        # E11 maps to; 4 left before the index date and 3 has no diabetes.
+        assert list(pd.read_csv(out)["patient_id"]) == expected, match
+    kit = codeset("cohort", "t2dm.yaml", "--data", str(REPO / "data" / "synthetic" / "default"))
+    assert kit.returncode == 2
+    assert "is icd10 but clinical_events is coded in snomedct" in kit.stderr

@@ -45,6 +45,7 @@ class DatabaseEngine(IbisEngine):
         self.name = opened.backend
         self.dialect = opened.backend
         super().__init__(opened.con, dict(opened.tables))
+        self.coding_systems = dict(opened.coding_systems)
         self._relations: dict[str, ir.Table] = {}
 
     def relation(self, frame: pd.DataFrame, schema: dict[str, str]) -> ir.Table:

@@ -48,6 +48,7 @@ class DuckDBEngine(IbisEngine):
             )
         self.dataset_dir = Path(self.source.location)
         super().__init__(self.opened.con, dict(self.opened.tables))
+        self.coding_systems = dict(self.opened.coding_systems)
         self._sql: OrderedDict[ops.Node, str] = OrderedDict()
 
     def relation(self, frame: pd.DataFrame, schema: dict[str, str]) -> ir.Table:

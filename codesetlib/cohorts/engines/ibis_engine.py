@@ -199,6 +199,8 @@ class IbisEngine:
         self.con = con
         self.tables = tables
         self._plans: OrderedDict[str, CohortPlan] = OrderedDict()
+        # The coding systems each event table holds (None: primary care's, SNOMED CT and dm+d).
+        self.coding_systems: dict[str, tuple[str, ...]] | None = None
 
     def table(self, name: str) -> ir.Table:
         return self.tables[name]
@@ -233,7 +235,9 @@ class IbisEngine:
         key = plan_key(definition, codesets, extra_columns, frozen)
 
         def compiled() -> CohortPlan:
-            check_definition(definition, codesets, self.schemas(), extra_columns)
+            check_definition(
+                definition, codesets, self.schemas(), extra_columns, self.coding_systems
+            )
             relation: Relation = self.relation
             table = None if intervals is None else intervals_relation(*intervals, relation)
             return compile_plan(

@@ -36,6 +36,10 @@ KIT_TABLES: dict[str, dict[str, str]] = {
     "medications": {"patient_id": "int64", "date": "date", "code": "string"},
 }
 REQUIRED_TABLES = ("patients", "clinical_events")
+CODING_SYSTEMS: dict[str, tuple[str, ...]] = {
+    "clinical_events": ("snomedct",),
+    "medications": ("dmd",),
+}
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,8 @@ class OpenedSource:
 
     `backend` names the connection's kind (`duckdb` or `postgres`); `tables` holds the kit tables the
     source has; `notes` the rows excluded or changed on the way in; `details` what the record says
-    of the source (kind, location, what maps).
+    of the source (kind, location, what maps); `coding_systems` the systems each event table's
+    codes are in, which the cohort checks hold codesets to.
     """
 
     con: Any
@@ -64,6 +69,9 @@ class OpenedSource:
     tables: dict[str, Any]
     notes: list[SourceNote] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    # The coding systems whose codes each event table's `code` column holds: primary-care data
+    # hold SNOMED CT events and dm+d medicines; an OMOP CDM's events carry ICD-10 codes too.
+    coding_systems: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(CODING_SYSTEMS))
 
 
 class DataSource(ABC):

@@ -719,6 +719,9 @@ def open_cdm(raw: RawCdm, match: Match, location: str) -> OpenedCdm:
         tables=kit,
         notes=cdm_notes(mapping, checked),
         details=cdm_details(raw, mapping, checked, location),
+        # A CDM's events carry ICD-10 codes beside SNOMED CT (by either route), so ICD-10 codesets
+        # select events too.
+        coding_systems={"clinical_events": ("snomedct", "icd10"), "medications": ("dmd",)},
         mapping=mapping,
     )
 
