@@ -225,11 +225,21 @@ def notebook_parameters(study: Study, declared: set[str], given: dict) -> dict:
     return {k: v for k, v in common.items() if k in declared} | given
 
 
-def execute_notebook(source: Path, target: Path, parameters: dict, root: Path) -> None:
-    """Execute one notebook with papermill into `target`, atomically (temporary file, then rename)."""
+def execute_notebook(
+    source: Path, target: Path, parameters: dict, root: Path, has_truth: bool = True
+) -> None:
+    """Execute one notebook with papermill into `target`, atomically (temporary file, then rename);
+    without the cells that need a truth when the data hold none."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with file_written_whole(target) as partial:
-        run_notebook(source, partial, parameters, root, page=Path(target.parent.name, target.name))
+        run_notebook(
+            source,
+            partial,
+            parameters,
+            root,
+            page=Path(target.parent.name, target.name),
+            has_truth=has_truth,
+        )
         apply_page_title(partial)
 
 
@@ -252,8 +262,11 @@ def write_codeset_cards(codesets: dict[str, StudyCodeset], generated: Path) -> N
     write_cards({codeset_id: pinned.folder for codeset_id, pinned in codesets.items()}, generated)
 
 
-def run_notebooks(study: Study, root: Path, generated: Path, inputs: dict) -> dict:
-    """Execute the study's notebooks whose inputs changed; return what was run, with timings."""
+def run_notebooks(
+    study: Study, root: Path, generated: Path, inputs: dict, has_truth: bool = True
+) -> dict:
+    """Execute the study's notebooks whose inputs changed (without the cells that need a truth
+    when the data hold none); return what was run, with timings."""
     runs_path = generated / RUNS_FILE
     runs = _read_runs(runs_path)
     record = {}
@@ -281,7 +294,7 @@ def run_notebooks(study: Study, root: Path, generated: Path, inputs: dict) -> di
         step = f"({number}/{len(study.notebooks)}) {run.output_name}"
         if executed:
             with logged_step(f"{step}: executing {run.path}"):
-                execute_notebook(source, target, parameters, root)
+                execute_notebook(source, target, parameters, root, has_truth)
             key = run_key(settled_inputs(read, root), inputs)
             runs[run.output_name] = key
             _write_json(runs_path, runs)
@@ -320,7 +333,8 @@ def run_study(
     write_study_summary(
         generated, study_path, study, {k: v.codeset for k, v in codesets.items()}, data.described
     )
-    notebooks = run_notebooks(study, root, generated, inputs)
+    has_truth = bool(data.described.get("has_truth", True))
+    notebooks = run_notebooks(study, root, generated, inputs, has_truth)
     provenance = {
         "study": study_path.name,
         "git": git_state(root),

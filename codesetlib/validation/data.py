@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from codesetlib.cohorts import DuckDBEngine
+from codesetlib.cohorts.engines.database_engine import open_engine
 from codesetlib.cohorts.engines.ibis_engine import population_definition
 from codesetlib.cohorts.model import AGE_BANDS
 from codesetlib.core.errors import DatasetError
+from codesetlib.core.paths import project_root
+from codesetlib.data.sources import DataSource
 from codesetlib.data.synthetic.manifest import dataset_tables
 
 # The cohort model's age bands, in their order, for tables and figures by age band.
@@ -32,6 +34,12 @@ class ValidationData:
     coded_events: pd.DataFrame
     near_events: pd.DataFrame
     index_date: dt.date
+    # Where the data came from; only the kit's synthetic datasets hold a truth.
+    source: DataSource | None = None
+
+    @property
+    def has_truth(self) -> bool:
+        return self.source is None or self.source.has_truth
 
 
 def truth_patients(
@@ -67,18 +75,20 @@ def _truth_table(dataset_dir: Path, name: str) -> Path:
 
 
 def load_validation_data(
-    dataset_dir: Path, codes: set[str], near: set[str], index_date: dt.date
+    data: Path | str | DataSource, codes: set[str], near: set[str], index_date: dt.date
 ) -> ValidationData:
-    """Everything validation reads from the dataset for one codeset, in one connection."""
-    engine = DuckDBEngine(Path(dataset_dir))
+    """Everything validation reads from the data (a kit dataset folder or any source) for one
+    codeset, in one connection."""
+    engine = open_engine(data, root=project_root())
     population = engine.population_on(index_date, adults_only=True)
     population["age_band"] = pd.Categorical(
         population["age_band"], categories=AGE_LABELS, ordered=True
     )
-    adults = population_definition(index_date, adults_only=True)
+    adults = population_definition(index_date, adults_only=True, schemas=engine.schemas())
     return ValidationData(
         population=population,
         coded_events=engine.events_with_codes(codes, index_date, among=adults),
         near_events=engine.events_with_codes(near, index_date, among=adults),
         index_date=index_date,
+        source=getattr(engine, "source", None),
     )

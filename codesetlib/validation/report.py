@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import textwrap
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,8 +15,10 @@ from matplotlib.figure import Figure
 from codesetlib.codesets.expand import Expansion, expand_rules, open_codeset_release
 from codesetlib.codesets.files import codeset_dir, load_codeset
 from codesetlib.codesets.model import Codeset
-from codesetlib.cohorts import DuckDBEngine
 from codesetlib.cohorts.codes import ethnic_group
+from codesetlib.cohorts.engines.database_engine import open_engine
+from codesetlib.cohorts.engines.describe import describe_data
+from codesetlib.cohorts.engines.ibis_engine import IbisEngine
 from codesetlib.core.disclosure import (
     SUPPRESSED_FIGURE,
     Derived,
@@ -25,8 +28,10 @@ from codesetlib.core.disclosure import (
     shown_number,
     shown_numbers,
 )
+from codesetlib.core.errors import DatasetError
 from codesetlib.core.intervals import wilson
-from codesetlib.core.paths import resolve
+from codesetlib.core.paths import project_root, resolve
+from codesetlib.data.sources import data_source
 from codesetlib.data.synthetic import read_manifest
 from codesetlib.terminology import Terminology, available_releases, open_release
 from codesetlib.validation.metrics import (
@@ -97,7 +102,7 @@ def load_codeset_under_test(
     expansion = expand_rules(codeset, terminology)
     near = orphan_candidates(codeset, expansion, terminology)
     data = load_validation_data(
-        resolve(dataset_dir),
+        dataset_dir,
         set(expansion.code_set),
         set(near),
         dt.date.fromisoformat(str(index_date)),
@@ -208,8 +213,21 @@ def release_dates(terminology: Terminology) -> dict[str, dt.date]:
     }
 
 
-def true_patients(test: CodesetUnderTest, dataset_dir: str, pattern: str) -> set[int]:
-    """The population's patients whose true condition matches `pattern` by the index date."""
+NO_TRUTH = (
+    "**Validation against a truth is impossible on these data.** They hold no record of who truly "
+    "has the condition (only the kit's synthetic data do), so no sensitivity, specificity or "
+    "predictive value can be computed, and no false positive or missed case traced. What can be "
+    "checked without a truth follows: code usage, orphan codes, trends, what cannot be right, and "
+    "release drift."
+)
+
+
+def true_patients(test: CodesetUnderTest, dataset_dir: str, pattern: str) -> set[int] | None:
+    """The population's patients whose true condition matches `pattern` by the index date; None
+    when the data hold no truth (any source but the kit's synthetic datasets) or no pattern is
+    given."""
+    if not test.data.has_truth or not pattern:
+        return None
     truth, _ = truth_patients(resolve(dataset_dir), pattern, test.data.index_date)
     return truth & set(test.data.population["patient_id"])
 
@@ -230,16 +248,24 @@ def sensitivity_by_year(test: CodesetUnderTest, dataset_dir: str, pattern: str) 
 
 def anomaly_summary(test: CodesetUnderTest, dataset_dir: str) -> pd.DataFrame:
     """Anomalies among every event of the codeset's codes, whatever its date."""
-    engine = DuckDBEngine(resolve(dataset_dir))
+    engine = open_engine(dataset_dir, root=project_root())
     events = engine.events_with_codes(test.expansion.code_set, dt.date.max)
     patients = engine.birth_and_death_dates()
-    return anomalies(events, patients, AnomalyRules(extract_date=extract_date(dataset_dir)))
+    return anomalies(events, patients, AnomalyRules(extract_date=extract_date(dataset_dir, engine)))
 
 
-def extract_date(dataset_dir: str) -> dt.date:
-    """The last date the dataset covers (its extraction date), from its manifest."""
-    manifest = read_manifest(resolve(dataset_dir))
-    return dt.date.fromisoformat(str(manifest["parameters"]["end"]))
+def extract_date(dataset_dir: str, engine: IbisEngine | None = None) -> dt.date:
+    """The last date the data cover (their extraction date): a generated dataset's `end`, from its
+    manifest; for any other source, the date of its latest event (`engine` runs on it)."""
+    source = data_source(dataset_dir, project_root())
+    if source.kind == "kit" and source.has_truth:
+        manifest = read_manifest(Path(source.location))
+        return dt.date.fromisoformat(str(manifest["parameters"]["end"]))
+    engine = engine or open_engine(source)
+    last = describe_data(engine)["tables"]["clinical_events"]["last"]
+    if last is None:
+        raise DatasetError("the data hold no dated clinical events", field="clinical_events")
+    return dt.date.fromisoformat(last)
 
 
 def drift_summary(test: CodesetUnderTest) -> pd.DataFrame:

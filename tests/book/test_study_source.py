@@ -28,6 +28,11 @@ notebooks:
     name: 02_cohort_diabetes_control
     parameters:
       cohort_file: cohorts/diabetes_control.yaml
+  - path: notebooks/03_codeset_validation.ipynb
+    name: 03_codeset_validation_diabetes
+    parameters:
+      codeset_id: diabetes
+      truth_pattern: "^diabetes"
 """
 
 
@@ -58,7 +63,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(ROOT / "book" / "intro.md", book / "intro.md")
     (book / "_toc.yml").write_text(
         "format: jb-book\nroot: intro\nchapters:\n"
-        "  - file: generated/02_cohort_diabetes_control\n  - file: generated/provenance\n"
+        "  - file: generated/02_cohort_diabetes_control\n"
+        "  - file: generated/03_codeset_validation_diabetes\n  - file: generated/provenance\n"
         "  - glob: generated/codesets/*\n"
     )
     shutil.copy(ROOT / "package.json", root / "package.json")
@@ -98,3 +104,13 @@ def test_a_study_names_a_generated_dataset_or_a_source_not_both(tmp_path: Path):
     study.write_text(STUDY.replace("  source: extract\n", "  source: x\n  synth: {patients: 5}\n"))
     with pytest.raises(StudyError, match="not to a source"):
         load_study(study)
+
+
+def test_validation_says_a_truth_is_missing_and_shows_what_needs_none(built: Path):
+    page = text_of(built / "generated" / "03_codeset_validation_diabetes.html")
+    assert "Validation against a truth is impossible on these data" in page
+    for needs_truth in ("By group", "By practice", "Where the false positives come from"):
+        assert needs_truth not in page
+    assert "True condition" not in page
+    for section in ("Code usage", "Orphan codes", "Usage over time", "What cannot be right"):
+        assert section in page

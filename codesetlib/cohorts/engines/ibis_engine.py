@@ -122,17 +122,46 @@ class CohortEngine(Protocol):
     ) -> pd.DataFrame: ...
 
 
-def population_definition(index_date: dt.date, adults_only: bool = True) -> CohortDefinition:
+# Population columns read from a table or column not every source has (an OMOP CDM holds no
+# deprivation quintile or borough); where a source lacks one, the column is there, empty.
+OPTIONAL_POPULATION_COLUMNS = {
+    "imd_quintile": ("patients", "imd_quintile"),
+    "borough": ("practices", "borough"),
+}
+
+
+def population_definition(
+    index_date: dt.date,
+    adults_only: bool = True,
+    schemas: Mapping[str, set[str]] | None = None,
+) -> CohortDefinition:
     """The patients registered and alive on `index_date` (adults only, if asked), with sex, age,
-    age band, deprivation, practice and borough: a cohort definition, so every engine picks the
-    practice by the one rule of the cohort model."""
+    age band, deprivation, practice and borough (the last two only where `schemas`, the data's,
+    hold them): a cohort definition, so every engine picks the practice by the one rule of the
+    cohort model."""
+    columns = [
+        column
+        for column in POPULATION_COLUMNS
+        if schemas is None
+        or column not in OPTIONAL_POPULATION_COLUMNS
+        or OPTIONAL_POPULATION_COLUMNS[column][1]
+        in schemas.get(OPTIONAL_POPULATION_COLUMNS[column][0], set())
+    ]
     return CohortDefinition(
         id="population",
         title=f"Patients registered and alive on {index_date.isoformat()}",
         index_date=IndexDate(date=index_date),
         population=Population(age_min=ADULT_AGE if adults_only else None),
-        columns=POPULATION_COLUMNS,
+        columns=columns,
     )
+
+
+def with_population_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The population with every column of POPULATION_COLUMNS, those the data lack empty."""
+    for column in POPULATION_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = pd.Series([pd.NA] * len(frame), index=frame.index, dtype="object")
+    return frame[POPULATION_COLUMNS]
 
 
 def check_tables(schemas: Mapping[str, set[str]], needs: Mapping[str, set[str]], what: str) -> None:
@@ -299,7 +328,8 @@ class IbisEngine:
     def population_on(self, index_date: dt.date, adults_only: bool = True) -> pd.DataFrame:
         """Patients registered and alive on `index_date` (`population_definition`), one row each
         in patient order."""
-        return self.cohort(population_definition(index_date, adults_only), {})
+        definition = population_definition(index_date, adults_only, self.schemas())
+        return with_population_columns(self.cohort(definition, {}))
 
     def events_with_codes(
         self,

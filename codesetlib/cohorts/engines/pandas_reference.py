@@ -26,6 +26,7 @@ from codesetlib.cohorts.engines.ibis_engine import (
     no_events,
     per_code_criterion,
     population_definition,
+    with_population_columns,
 )
 from codesetlib.cohorts.model import AGE_BANDS, CodesetCodes, CohortDefinition, Criterion, Window
 from codesetlib.data.synthetic.manifest import dataset_tables
@@ -162,7 +163,8 @@ class PandasReference:
 
     def population_on(self, index_date: dt.date, adults_only: bool = True) -> pd.DataFrame:
         """The population definition's cohort, as every engine gives it."""
-        return self.cohort(population_definition(index_date, adults_only), {})
+        definition = population_definition(index_date, adults_only, self.schemas())
+        return with_population_columns(self.cohort(definition, {}))
 
     def events_with_codes(
         self,

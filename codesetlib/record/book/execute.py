@@ -58,17 +58,39 @@ def kernel_config(folder: Path) -> Config:
     return Config(settings)
 
 
-def run_notebook(source: Path, output: Path, parameters: dict, root: Path, page: Path) -> None:
+# Cells that need the synthetic truth carry this tag; they are left out when the data hold none.
+NEEDS_TRUTH = "needs-truth"
+
+
+def without_tagged_cells(source: Path, tag: str) -> nbformat.NotebookNode:
+    """The notebook at `source` without the cells tagged `tag`."""
+    notebook = nbformat.read(source, as_version=4)
+    notebook.cells = [c for c in notebook.cells if tag not in c.get("metadata", {}).get("tags", [])]
+    return notebook
+
+
+def run_notebook(
+    source: Path,
+    output: Path,
+    parameters: dict,
+    root: Path,
+    page: Path,
+    has_truth: bool = True,
+) -> None:
     """Execute `source` with papermill into `output` (removed again if the run fails).
 
     Cells run with `root` as the working directory; `page` is where the executed notebook will live
-    in the book. A failing cell, or a kernel that dies, raises a StudyError naming the notebook; the
-    second shows the end of the kernel's own log."""
+    in the book. When the data hold no truth (`has_truth` false) the cells tagged `needs-truth` are
+    left out, so the page shows only what can be known. A failing cell, or a kernel that dies,
+    raises a StudyError naming the notebook; the second shows the end of the kernel's own log."""
+    given: Path | nbformat.NotebookNode = (
+        source if has_truth else without_tagged_cells(source, NEEDS_TRUTH)
+    )
     # A short folder name: a Unix socket's path may be only about 100 characters long.
     with tempfile.TemporaryDirectory(prefix="codeset-kernel-") as folder:
         try:
             papermill.execute_notebook(
-                str(source),
+                str(given) if isinstance(given, Path) else given,
                 str(output),
                 parameters=parameters,
                 cwd=str(root),
