@@ -168,9 +168,16 @@ def size_mib(path: Path) -> float:
 
 
 @contextmanager
-def postgres_cdm(cdm_folder: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def postgres_cdm(
+    cdm_folder: Path, work_mem: str, probe_seconds: int
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """The CDM's Parquet tables loaded into a throwaway PostgreSQL server (schema `cdm`), as the
-    data source a user names, with what the record says of the server."""
+    data source a user names, with what the record says of the server.
+
+    The cohort command is first tried once at the server's default settings, cancelled by the
+    server after `probe_seconds`; the timed runs then have the database's `work_mem` set to
+    `work_mem` (as a site would set it), so that PostgreSQL can hash the subqueries the OMOP
+    reader's checks use instead of scanning the person table once per event."""
     from tests.postgres import running_server
 
     with running_server() as server:
@@ -178,32 +185,63 @@ def postgres_cdm(cdm_folder: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         start = time.perf_counter()
         server.load_tables(frames, "cdm")
         load_s = time.perf_counter() - start
-        con = server.connect()
-        raw = con.con
-        with raw.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            version = cursor.fetchone()[0]
-            settings = {}
-            for name in ("shared_buffers", "work_mem", "max_parallel_workers_per_gather"):
-                cursor.execute(f"SHOW {name}")
-                settings[name] = cursor.fetchone()[0]
-            cursor.execute(
-                "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = 'cdm' AND c.relkind = 'r'"
-            )
-            size = int(cursor.fetchone()[0])
-        con.disconnect()
+        url = server.url("cdm")
+        default = server_settings(server)
+        probe = probe_cohort(url, probe_seconds)
+        sql(server, f"ALTER DATABASE {server.dbname} SET work_mem = '{work_mem}'")
+        # Nothing the benchmark starts may run for ever on the server.
+        sql(server, f"ALTER DATABASE {server.dbname} SET statement_timeout = '30min'")
         yield (
-            server.url("cdm"),
+            url,
             {
-                "version": version,
-                "settings": settings,
+                "version": default.pop("server_version"),
+                "default_settings": default,
+                "settings": {k: v for k, v in server_settings(server).items() if k in default},
+                "at_default_settings": probe,
                 "load_s": round(load_s, 1),
-                "size_mib": round(size / 2**20, 1),
+                "size_mib": round(int(sql(server, SIZE_SQL)) / 2**20, 1),
                 "rows": {name: frame.num_rows for name, frame in frames.items()},
             },
         )
+
+
+SIZE_SQL = (
+    "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'cdm' AND c.relkind = 'r'"
+)
+
+
+def sql(server: Any, statement: str) -> Any:
+    """Run one statement on a new connection; its first value, if it returns rows."""
+    con = server.connect()
+    try:
+        with con.con.cursor() as cursor:
+            cursor.execute(statement)
+            return cursor.fetchone()[0] if cursor.description else None
+    finally:
+        con.disconnect()
+
+
+def server_settings(server: Any) -> dict[str, str]:
+    names = ("server_version", "shared_buffers", "work_mem", "max_parallel_workers_per_gather")
+    return {name: str(sql(server, f"SHOW {name}")) for name in names}
+
+
+def probe_cohort(url: str, seconds: int) -> dict[str, Any]:
+    """The cohort command once, with the server cancelling any statement after `seconds`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = codeset("cohort", str(DEFINITION), "--data", url, "--out", f"{tmp}/cohort.parquet")
+        env = {**CHILD_ENV, "PGOPTIONS": f"-c statement_timeout={seconds * 1000}"}
+        start = time.perf_counter()
+        done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+        took = time.perf_counter() - start
+    said = [line for line in done.stderr.splitlines() if "statement timeout" in line]
+    return {
+        "statement_timeout_s": seconds,
+        "finished": done.returncode == 0,
+        "seconds": round(took, 1),
+        "error": said[0].strip() if said else (done.stderr.strip().splitlines() or [""])[-1],
+    }
 
 
 # --- the floor --------------------------------------------------------------------------------
@@ -476,14 +514,28 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     pg = report.get("postgresql")
     if pg:
-        lines.append(
+        probe = pg["at_default_settings"]
+        settings = ", ".join(f"{k} {v}" for k, v in pg["settings"].items())
+        defaults = ", ".join(f"{k} {v}" for k, v in pg["default_settings"].items())
+        lines += [
             f"- PostgreSQL {pg['version']} is a throwaway server on a Unix socket started as "
             "tests/postgres.py starts it (fsync off), with the CDM's Parquet tables loaded by COPY "
             f"into schema `cdm` in {pg['load_s']} s ({pg['size_mib']} MiB; no indexes, ANALYZEd "
-            f"after loading); settings {', '.join(f'{k} {v}' for k, v in pg['settings'].items())}. "
-            "Its peak RSS is the client process's only: the server's own memory (its backend "
-            "process and shared buffers) is outside the client's process tree and not counted."
-        )
+            f"after loading). The timed runs had {settings} (set on the database); its peak RSS is "
+            "the client process's only: the server's own memory (its backend process, the "
+            "work_mem of its hash tables, the shared buffers) is outside the client's process "
+            "tree and not counted.",
+            f"- At PostgreSQL's default settings ({defaults}) the cohort command "
+            + (
+                f"finished in {probe['seconds']} s."
+                if probe["finished"]
+                else f"did not finish: the server cancelled it after {probe['statement_timeout_s']} s "
+                f"(`{probe['error']}`). Opening the CDM checks each event table with "
+                "`person_id IN (SELECT person_id FROM person)` inside one aggregate; with 4MB of "
+                "work_mem PostgreSQL cannot hash a million person ids, and plans a subplan that "
+                "scans the person table again for every event row."
+            ),
+        ]
     built = {k: "reused" if v is None else f"{v} s" for k, v in report["built"].items()}
     lines += [
         f"- Building the data (`reused`: cached in `benchmarks/.data/` by an earlier run): "
@@ -500,6 +552,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sources", nargs="+", choices=SOURCES, default=list(SOURCES))
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--postgresql-work-mem",
+        default="256MB",
+        help="the PostgreSQL database's work_mem for the timed runs (default 256MB)",
+    )
+    parser.add_argument(
+        "--postgresql-probe-seconds",
+        type=int,
+        default=120,
+        help="how long the one run at PostgreSQL's default settings may take (default 120)",
+    )
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -586,7 +649,9 @@ def _postgres(
     if "omop-postgresql" not in args.sources:
         yield None, None
         return
-    with postgres_cdm(data / f"cdm-{args.patients}") as (url, details):
+    with postgres_cdm(
+        data / f"cdm-{args.patients}", args.postgresql_work_mem, args.postgresql_probe_seconds
+    ) as (url, details):
         yield url, details
 
 
