@@ -7,6 +7,8 @@ the model (`model.py`) and names file, line and field of what is wrong; writing 
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 from pathlib import Path
 
@@ -98,9 +100,20 @@ def archived_versions(folder: Path) -> list[str]:
 
 
 def load_codeset(folder: Path) -> Codeset:
-    """Read and validate `folder/codeset.yaml`; its id must match the folder name."""
+    """Read and validate `folder/codeset.yaml`; its id must match the folder name.
+
+    Each version is validated once per process: the model is immutable, so the one read is shared
+    by every layer that asks for it until the file's content changes, when it is read again."""
     path = folder / CODESET_FILE
-    codeset = validate_yaml(path, Codeset, CodesetFormatError, PATTERN_HINTS)
+    try:
+        fingerprint: str | None = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        fingerprint = None  # validate_yaml says what is wrong with it
+    codeset = (
+        _parsed_codeset(path, fingerprint)
+        if fingerprint is not None
+        else validate_yaml(path, Codeset, CodesetFormatError, PATTERN_HINTS)
+    )
     expected = folder.parent.name if folder.parent.name == HISTORY_DIR else folder.name
     if folder.parent.name != HISTORY_DIR and codeset.id != expected:
         raise CodesetFormatError(
@@ -109,6 +122,17 @@ def load_codeset(folder: Path) -> Codeset:
             field="id",
         )
     return codeset
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_codeset(path: Path, fingerprint: str) -> Codeset:
+    """The validated codeset.yaml at `path` whose content has the SHA-256 `fingerprint`."""
+    return validate_yaml(path, Codeset, CodesetFormatError, PATTERN_HINTS)
+
+
+def codeset_reads() -> int:
+    """How many codeset.yaml files this process has read and validated (each version once)."""
+    return _parsed_codeset.cache_info().misses
 
 
 def read_codes(folder: Path) -> list[CodeRow]:
