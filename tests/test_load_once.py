@@ -24,7 +24,7 @@ def test_each_codeset_version_of_the_study_is_read_once(tmp_path: Path):
     codesets = check_codesets(study, ROOT)
     write_codeset_cards(codesets, tmp_path / "generated")
     check_codesets(study, ROOT)
-    assert 0 < len(versions) and codeset_reads() - before <= len(versions)
+    assert len(versions) > 0 and codeset_reads() - before <= len(versions)
 
 
 def test_a_changed_file_is_read_again(tmp_path: Path):
