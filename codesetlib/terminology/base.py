@@ -38,6 +38,17 @@ class Concept:
     fully_specified_name: str | None = None
 
 
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One dated change to a concept: its status (`change` is `active` or `inactive`), or a historical
+    association to `target` (`change` is e.g. `REPLACED_BY`) made or, `withdrawn`, taken back."""
+
+    date: str
+    change: str
+    target: str | None = None
+    withdrawn: bool = False
+
+
 class MalformedRelease(TerminologyError):
     """A release whose files do not parse or break a rule of their format; names file, line and field."""
 
@@ -94,6 +105,33 @@ class Terminology(ABC):
     @abstractmethod
     def code_problem(self, code: str) -> str | None:
         """Why `code` is not a well-formed code of this coding system (None when it is)."""
+
+    def refsets(self) -> dict[str, str]:
+        """The reference sets of the release, refset id → its term; systems without refsets have none."""
+        return {}
+
+    def refset_members(self, refset_id: str) -> frozenset[str]:
+        """The active members of a reference set; a release without that refset is an error."""
+        raise TerminologyError(f"{self.release.id} has no reference set {refset_id}")
+
+    def with_attribute(self, types: Iterable[str], values: Iterable[str]) -> frozenset[str]:
+        """Concepts with an active relationship of one of `types` to one of `values` (for ECL
+        refinements); systems without attribute relationships have none."""
+        return frozenset()
+
+    def attribute_values(self, codes: Iterable[str], types: Iterable[str]) -> frozenset[str]:
+        """The destinations of the active relationships of one of `types` from `codes` (ECL's dotted
+        and reverse forms); systems without attribute relationships have none."""
+        return frozenset()
+
+    def inactivated_on(self, code: str) -> str | None:
+        """The date (YYYYMMDD) from which `code` has been inactive, None for an active or unknown code
+        or a system that does not say."""
+        return None
+
+    def history(self, code: str) -> list[HistoryEvent]:
+        """The dated changes to `code` the release records, oldest first (empty where it records none)."""
+        return []
 
     def normalise(self, code: str) -> str:
         """The form of `code` the release stores; systems with several written forms override it."""

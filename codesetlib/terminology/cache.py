@@ -17,7 +17,7 @@ from codesetlib.core.errors import TerminologyError
 from codesetlib.core.paths import cache_dir
 
 # Bump when the index layout changes, so that old cache entries are not read with new code.
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 
 
 def fingerprint(files: Iterable[Path], extra: str = "") -> str:

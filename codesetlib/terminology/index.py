@@ -1,15 +1,18 @@
 """A release indexed once into a DuckDB file, then walked as columnar arrays.
 
-Every coding system's loader reads its own release format into the same four tables (`ReleaseTables`):
-concepts, descriptions, active is-a edges and history. `build_index` numbers the concepts, refuses a
-cyclic hierarchy and writes the tables into one DuckDB file in the cache (atomically, see `cache`).
-`IndexedTerminology` opens that file: the concepts and the is-a edges become numpy arrays with a CSR
-adjacency in both directions, so `descendants_of` is a vectorised breadth-first walk; text search runs
-in DuckDB over the lower-cased descriptions, which stay on disk.
+Every coding system's loader reads its own release format into the same tables (`ReleaseTables`):
+concepts, descriptions, active is-a edges and history, and where the system has them every active
+relationship (attributes too), reference set members and dated history. `build_index` numbers the
+concepts, refuses a cyclic hierarchy and writes the tables into one DuckDB file in the cache (atomically,
+see `cache`). `IndexedTerminology` opens that file: the concepts and the is-a edges become numpy arrays
+with a CSR adjacency in both directions, so `descendants_of` is a vectorised breadth-first walk; the
+attribute relationships become arrays on their first use; text search, refset members and history are
+asked of DuckDB, where they stay on disk.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,11 +24,22 @@ from codesetlib.core.errors import TerminologyError
 from codesetlib.terminology.base import (
     Concept,
     HierarchyCycle,
+    HistoryEvent,
     MalformedRelease,
     Release,
     Terminology,
 )
 from codesetlib.terminology.cache import building
+
+RELATIONSHIP_COLUMNS = {"source": pa.string(), "type": pa.string(), "destination": pa.string()} | {
+    "grp": pa.int32()
+}
+REFSET_COLUMNS = {"refset": pa.string(), "member": pa.string(), "active": pa.bool_()}
+STATUS_COLUMNS = {"code": pa.string(), "effective": pa.string(), "active": pa.bool_()}
+ASSOCIATION_COLUMNS = {"code": pa.string(), "association": pa.string(), "target": pa.string()} | {
+    "effective": pa.string(),
+    "active": pa.bool_(),
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,11 @@ class ReleaseTables:
     concepts: code, active (bool), term, fsn (may be null). descriptions: code, term (active terms and
     synonyms). is_a: child, parent, line (active is-a edges and where each was read). history: code,
     association, target. `is_a_path` names the file the is-a edges came from, for error messages.
+    relationships: source, type, destination, grp (every active relationship, is-a included, between
+    concepts of the release). refset_rows: refset, member, active (reference set members, inactive rows
+    kept so that a refset whose members were all withdrawn is still known). status_history: code,
+    effective, active (the dated status rows of concepts). association_history: code, association,
+    target, effective, active (the dated rows of historical associations).
     `extra` holds what one coding system keeps beside these (written as table `extra_<name>`).
     """
 
@@ -42,8 +61,17 @@ class ReleaseTables:
     descriptions: pa.Table
     is_a: pa.Table
     history: pa.Table
-    is_a_path: Path | None = None
+    is_a_path: Path | str | None = None
     extra: dict[str, pa.Table] = field(default_factory=dict)
+    relationships: pa.Table = field(default_factory=lambda: empty_table(RELATIONSHIP_COLUMNS))
+    refset_rows: pa.Table = field(default_factory=lambda: empty_table(REFSET_COLUMNS))
+    status_history: pa.Table = field(default_factory=lambda: empty_table(STATUS_COLUMNS))
+    association_history: pa.Table = field(default_factory=lambda: empty_table(ASSOCIATION_COLUMNS))
+
+
+def empty_table(columns: dict[str, pa.DataType]) -> pa.Table:
+    """A table of `columns` with no rows."""
+    return pa.table({name: pa.array([], kind) for name, kind in columns.items()})
 
 
 def empty_history() -> pa.Table:
@@ -166,12 +194,41 @@ def _write_tables(connection: duckdb.DuckDBPyConnection, tables: ReleaseTables, 
     connection.execute(
         "CREATE TABLE history AS SELECT code, association, target FROM source_history"
     )
+    _write_relationships_and_refsets(connection, tables)
     for name, table in tables.extra.items():
         connection.register(f"source_extra_{name}", table)
         connection.execute(f"CREATE TABLE extra_{name} AS SELECT * FROM source_extra_{name}")
     connection.execute("CREATE TABLE release (system VARCHAR, edition VARCHAR, version VARCHAR)")
     connection.execute(
         "INSERT INTO release VALUES (?, ?, ?)", [release.system, release.edition, release.version]
+    )
+
+
+def _write_relationships_and_refsets(connection: duckdb.DuckDBPyConnection, tables) -> None:
+    # Sorted by type, so that the rows of one attribute are one slice of the arrays read back.
+    connection.register("source_relationships", tables.relationships)
+    connection.execute(
+        "CREATE TABLE relationships AS SELECT s.idx AS source, r.type, d.idx AS destination, "
+        "r.grp FROM source_relationships r JOIN concepts s ON s.code = r.source "
+        "JOIN concepts d ON d.code = r.destination ORDER BY type, source, destination"
+    )
+    connection.register("source_refset_rows", tables.refset_rows)
+    connection.execute(
+        "CREATE TABLE refsets AS SELECT DISTINCT refset FROM source_refset_rows ORDER BY refset"
+    )
+    connection.execute(
+        "CREATE TABLE refset_members AS SELECT DISTINCT refset, member FROM source_refset_rows "
+        "WHERE active ORDER BY refset, member"
+    )
+    connection.register("source_status_history", tables.status_history)
+    connection.execute(
+        "CREATE TABLE status_history AS SELECT DISTINCT code, effective, active "
+        "FROM source_status_history ORDER BY code, effective"
+    )
+    connection.register("source_association_history", tables.association_history)
+    connection.execute(
+        "CREATE TABLE association_history AS SELECT DISTINCT code, association, target, effective, "
+        "active FROM source_association_history ORDER BY code, effective, association, target"
     )
 
 
@@ -200,6 +257,8 @@ class IndexedTerminology(Terminology):
         size, child, parent = len(self._codes), edges["child"], edges["parent"]
         self._up = compressed_rows(size, child, parent)
         self._down = compressed_rows(size, parent, child)
+        self._attributes: tuple[np.ndarray, ...] | None = None
+        self._types: dict[str, int] = {}
 
     def _at(self, code: str) -> int | None:
         return self._position.get(self.normalise(code))
@@ -264,3 +323,106 @@ class IndexedTerminology(Terminology):
         for association, target in rows:
             found.setdefault(association, set()).add(target)
         return {name: frozenset(targets) for name, targets in found.items()}
+
+    def _positions(self, codes: Iterable[str]) -> np.ndarray:
+        found = (self._position.get(self.normalise(code)) for code in codes)
+        return np.fromiter((i for i in found if i is not None), dtype=np.int64)
+
+    def _relationship_arrays(self) -> tuple[np.ndarray, ...]:
+        # Read on first use: a session that asks no attribute question does not pay for them.
+        if self._attributes is None:
+            rows = (
+                self._db.cursor()
+                .execute("SELECT source, type, destination FROM relationships")
+                .fetchnumpy()
+            )
+            # Types are codes (a subset of SNOMED CT need not hold them as concepts), numbered here.
+            names, kind = np.unique(rows["type"].astype(str), return_inverse=True)
+            self._types = dict(zip(names.tolist(), range(len(names)), strict=True))
+            self._attributes = (rows["source"], kind, rows["destination"])
+        return self._attributes
+
+    def _matching(self, types: Iterable[str], ends: Iterable[str], at_source: bool) -> np.ndarray:
+        source, kind, destination = self._relationship_arrays()
+        numbered = (self._types.get(self.normalise(code)) for code in types)
+        wanted_types = np.fromiter((n for n in numbered if n is not None), dtype=np.int64)
+        wanted_ends = self._positions(ends)
+        if not wanted_types.size or not wanted_ends.size or not kind.size:
+            return np.array([], dtype=np.int64)
+        # The rows are sorted by type, so each wanted type is one slice.
+        starts = np.searchsorted(kind, wanted_types, side="left")
+        stops = np.searchsorted(kind, wanted_types, side="right")
+        rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops, strict=True)])
+        matched, other = (source, destination) if at_source else (destination, source)
+        keep = np.isin(matched[rows], wanted_ends, kind="table" if wanted_ends.size > 64 else None)
+        return np.unique(other[rows[keep]])
+
+    def with_attribute(self, types: Iterable[str], values: Iterable[str]) -> frozenset[str]:
+        return frozenset(self._codes[self._matching(types, values, at_source=False)].tolist())
+
+    def attribute_values(self, codes: Iterable[str], types: Iterable[str]) -> frozenset[str]:
+        return frozenset(self._codes[self._matching(types, codes, at_source=True)].tolist())
+
+    def refsets(self) -> dict[str, str]:
+        ids = self._db.cursor().execute("SELECT refset FROM refsets").fetchall()
+        found = {refset: self.lookup(refset) for (refset,) in ids}
+        return {refset: concept.term if concept else "" for refset, concept in found.items()}
+
+    def refset_members(self, refset_id: str) -> frozenset[str]:
+        cursor = self._db.cursor()
+        known = cursor.execute("SELECT 1 FROM refsets WHERE refset = ?", [refset_id]).fetchall()
+        if not known:
+            concept = self.lookup(refset_id)
+            named = f"{refset_id} |{concept.term}|" if concept else refset_id
+            raise TerminologyError(
+                f"{self.release.id} has no reference set {named}: no refset file of the release "
+                "holds a member of it",
+                field="refset",
+            )
+        rows = cursor.execute(
+            "SELECT member FROM refset_members WHERE refset = ?", [refset_id]
+        ).fetchnumpy()
+        return frozenset(rows["member"].tolist())
+
+    def inactivated_on(self, code: str) -> str | None:
+        concept = self.lookup(code)
+        if concept is None or concept.active:
+            return None
+        rows = (
+            self._db.cursor()
+            .execute(
+                "SELECT effective, active FROM status_history WHERE code = ? ORDER BY effective",
+                [concept.code],
+            )
+            .fetchall()
+        )
+        # The start of the last run of inactive rows: a concept can be inactivated, brought back and
+        # inactivated again.
+        since = None
+        for effective, active in rows:
+            since = None if active else (since or effective)
+        return since
+
+    def history(self, code: str) -> list[HistoryEvent]:
+        cursor = self._db.cursor()
+        key = self.normalise(code)
+        status = cursor.execute(
+            "SELECT effective, active FROM status_history WHERE code = ? ORDER BY effective", [key]
+        ).fetchall()
+        events: list[HistoryEvent] = []
+        previous = None
+        for effective, active in status:
+            if active != previous:
+                events.append(HistoryEvent(effective, "active" if active else "inactive"))
+            previous = active
+        associations = cursor.execute(
+            "SELECT effective, association, target, active FROM association_history WHERE code = ? "
+            "ORDER BY effective, association, target",
+            [key],
+        ).fetchall()
+        state: dict[tuple[str, str], bool] = {}
+        for effective, association, target, active in associations:
+            if state.get((association, target), False) != active:
+                events.append(HistoryEvent(effective, association, target, withdrawn=not active))
+            state[(association, target)] = active
+        return sorted(events, key=lambda e: (e.date, e.change not in ("active", "inactive")))
