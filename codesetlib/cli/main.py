@@ -161,13 +161,38 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
 
 
+def _compare(args: argparse.Namespace) -> int:
+    """`codeset diff A B`: the codes of any two codesets or versions, side by side."""
+    from codesetlib.codesets.diff import compare_codesets, version_folder
+
+    if args.from_version or args.to_version or args.release:
+        raise CodesetError(
+            "--from, --to and --release compare versions of one codeset; to compare two, name "
+            "each (with @version for an archived one, e.g. diabetes@1.0.0)"
+        )
+    a, b = (load_codeset(version_folder(_root(args), name)) for name in (args.codeset, args.other))
+    found = compare_codesets(a, b)
+    lines = [f"A: {found.a}", f"B: {found.b}", *(f"  note: {n}" for n in found.notes)]
+    lines += [f"  only in A  {c} |{t}|" for c, t in found.only_in_a]
+    lines += [f"  only in B  {c} |{t}|" for c, t in found.only_in_b]
+    lines += [f"  in both    {c} |{t}|" for c, t in found.in_both]
+    _emit(args, found.as_dict(), [*lines, found.summary()])
+    return EXIT_FINDINGS if found.differs else EXIT_OK
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
-    from codesetlib.codesets.diff import diff_releases, diff_versions
-    from codesetlib.codesets.versions import version_dir
+    from codesetlib.codesets.diff import diff_releases, diff_versions, version_folder
     from codesetlib.terminology import open_release
 
+    if args.other:
+        return _compare(args)
+    name, _, at = args.codeset.rpartition("@") if "@" in args.codeset else (args.codeset, "", "")
+    if at and args.to_version:
+        raise CodesetError(f"{args.codeset} names a version and so does --to; name it once")
+    version = args.to_version or at
+    current = version_folder(_root(args), f"{name}@{version}" if version else name)
     if args.release:
-        codeset = load_codeset(version_dir(_root(args), args.codeset, args.to_version))
+        codeset = load_codeset(current)
         drift = diff_releases(codeset, open_codeset_release(codeset), open_release(args.release))
         lines = [f"{drift.codeset}: {drift.old_release} → {drift.new_release}"]
         lines += [f"  new      {c} |{t}|" for c, t in drift.new_codes]
@@ -178,8 +203,13 @@ def cmd_diff(args: argparse.Namespace) -> int:
         _emit(args, drift.as_dict(), lines)
         changed = drift.new_codes or drift.dropped_codes or drift.inactivated
         return EXIT_FINDINGS if changed else EXIT_OK
-    old = load_codeset(version_dir(_root(args), args.codeset, args.from_version))
-    new = load_codeset(version_dir(_root(args), args.codeset, args.to_version))
+    if not args.from_version:
+        raise CodesetError(
+            "name the older version with --from, a second codeset to compare with, or a release "
+            "with --release"
+        )
+    old = load_codeset(version_folder(_root(args), f"{name}@{args.from_version}"))
+    new = load_codeset(current)
     diff = diff_versions(old, new)
     lines = [f"{diff.old} → {diff.new}"]
     lines += [f"  rule added   {r}" for r in diff.rules_added]
@@ -272,25 +302,28 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from codesetlib.codesets.interchange import new_codeset, rules_from_file
-    from codesetlib.terminology import open_release
+    from codesetlib.codesets.interchange import import_codelist, new_codeset
 
     folder = _free_folder(args)
-    terminology = open_release(args.release)
     source = Path(args.file)
-    rules = rules_from_file(source, args.format, terminology, column=args.column)
+    got = import_codelist(source, args.format, args.release, column=args.column)
+    terminology = got.terminology
     codeset = new_codeset(
         args.id,
-        title=args.title or args.id,
+        title=args.title or got.metadata.get("title") or args.id,
         coding_system=terminology.system,
-        release=args.release,
-        rules=rules,
+        release=terminology.release.id,
+        rules=got.rules,
         author=args.author,
         source=f"{source.name} ({args.format})",
-        purpose=f"Imported from {source.name}; state the purpose before review.",
+        purpose=got.metadata.get("purpose")
+        or f"Imported from {source.name}; state the purpose before review.",
+        metadata=got.metadata,
     )
     _write_new_codeset(folder, codeset, terminology)
-    print(f"imported {len(rules)} rule(s) into {folder}")
+    for line in got.report():
+        print(line)
+    print(f"imported {len(got.rules)} rule(s) into {folder}")
     return EXIT_OK
 
 
@@ -356,7 +389,21 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     out = _check_out_file(args.out, args.force) if args.out else None
     codeset, expansion = _expanded(_folder(args))
-    text = export_codeset(codeset, expansion, args.format)
+    if args.format == "fhir":
+        from codesetlib.codesets.fhir import export_fhir
+
+        notes: list[str] = []
+        text = export_fhir(
+            codeset,
+            expansion,
+            base_url=args.base_url,
+            snomed_module=args.snomed_module,
+            notes=notes,
+        )
+        for note in notes:
+            print(f"codeset: note: {note}", file=sys.stderr)
+    else:
+        text = export_codeset(codeset, expansion, args.format)
     _write_or_print(out, text)
     return EXIT_OK
 
@@ -482,9 +529,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("codesets", nargs="*", help="codeset ids or folders")
 
     diff = add(
-        "diff", cmd_diff, "Diff two versions of a codeset, or its rules across two releases.", True
+        "diff",
+        cmd_diff,
+        "Compare two codesets (A B, each ID or folder, @version for an archived one), two versions "
+        "of one (--from, --to), or its rules across two releases (--release).",
+        True,
     )
-    diff.add_argument("codeset", help="a codeset id")
+    diff.add_argument("codeset", help="a codeset id or folder, e.g. diabetes or diabetes@1.0.0")
+    diff.add_argument("other", nargs="?", help="a second codeset to compare the first with")
     diff.add_argument("--from", dest="from_version", help="the older version (an archived one)")
     diff.add_argument("--to", dest="to_version", help="the newer version (default: current)")
     diff.add_argument("--release", help="compare the rules in this release instead")
@@ -500,18 +552,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = add("import", cmd_import, "Import a codelist from another tool as a new draft codeset.")
     imp.add_argument("file", help="the file to import")
-    imp.add_argument("--format", required=True, choices=["opencodelists", "ehrql", "atlas"])
+    imp.add_argument(
+        "--format",
+        required=True,
+        choices=["opencodelists", "ehrql", "atlas", "fhir"],
+        help="a flat list (or a ValueSet's concepts) is fitted with the fewest hierarchy rules",
+    )
     imp.add_argument("--id", required=True, help="the new codeset's id")
     imp.add_argument("--title")
     imp.add_argument("--author", required=True)
     imp.add_argument(
-        "--release", default="snomedct-teaching-20240401", help="terminology release id"
+        "--release",
+        help="terminology release id (default: the one a FHIR ValueSet's version names, else "
+        "snomedct-teaching-20240401)",
     )
     imp.add_argument("--column", default="code", help="the code column (ehrql format)")
 
     exp = add("export", cmd_export, "Export a codeset for another tool.")
     exp.add_argument("codeset", help="a codeset id or folder")
-    exp.add_argument("--format", required=True, choices=["opencodelists", "ehrql", "atlas"])
+    exp.add_argument("--format", required=True, choices=["opencodelists", "ehrql", "atlas", "fhir"])
+    exp.add_argument(
+        "--base-url",
+        default="https://example.org/fhir/ValueSet",
+        help="fhir: where the ValueSet's url lives, <base-url>/<id> (the default is a placeholder: "
+        "set your own)",
+    )
+    exp.add_argument(
+        "--snomed-module",
+        help="fhir: the SNOMED CT edition's module id, for an edition the kit does not know",
+    )
     exp.add_argument("--out", help="file to write (default: standard output)")
     exp.add_argument("--force", action="store_true", help="replace the --out file if it exists")
 

@@ -1,11 +1,14 @@
-"""What changed between two versions of a codeset, or between two releases under the same rules."""
+"""What changed between two versions of a codeset, or between two releases under the same rules, and
+how any two codesets compare code by code."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from codesetlib.codesets.expand import code_sort_key, expand_rules
+from codesetlib.codesets.files import CODESET_FILE
 from codesetlib.codesets.model import Codeset
 from codesetlib.terminology import Terminology, open_release
 
@@ -122,3 +125,79 @@ def diff_releases(codeset: Codeset, old: Terminology, new: Terminology) -> Relea
         ],
         inactivated=inactivated,
     )
+
+
+@dataclass(frozen=True)
+class CodesetComparison:
+    """Two codesets (any two, or two versions of one) side by side: the codes each gives in its own
+    release, split into those only in the first, only in the second and in both, with their terms."""
+
+    a: str
+    b: str
+    only_in_a: list[tuple[str, str]]
+    only_in_b: list[tuple[str, str]]
+    in_both: list[tuple[str, str]]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def differs(self) -> bool:
+        return bool(self.only_in_a or self.only_in_b)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.in_both)} code(s) in both, {len(self.only_in_a)} only in A, "
+            f"{len(self.only_in_b)} only in B"
+        )
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _label(codeset: Codeset) -> str:
+    return f"{codeset.id} {codeset.version} ({codeset.terminology_release})"
+
+
+def compare_codesets(a: Codeset, b: Codeset) -> CodesetComparison:
+    """Expand both codesets, each in its own release, and compare their codes.
+
+    A code in both is shown with A's term, and B's after it when B's release words it otherwise."""
+    first = expand_rules(a, open_release(a.terminology_release))
+    second = expand_rules(b, open_release(b.terminology_release))
+    terms_a = {row.code: row.term for row in first.codes}
+    terms_b = {row.code: row.term for row in second.codes}
+    notes = []
+    if a.coding_system != b.coding_system:
+        notes.append(
+            f"A is coded in {a.coding_system} and B in {b.coding_system}, so no code can be in both"
+        )
+    elif a.terminology_release != b.terminology_release:
+        notes.append(
+            f"A is expanded in {a.terminology_release} and B in {b.terminology_release}: a code "
+            "can differ because the releases do"
+        )
+
+    def both(code: str) -> str:
+        if terms_a[code] == terms_b[code]:
+            return terms_a[code]
+        return f"{terms_a[code]} (B: {terms_b[code]})"
+
+    return CodesetComparison(
+        a=_label(a),
+        b=_label(b),
+        only_in_a=[(c, terms_a[c]) for c in sorted(terms_a.keys() - terms_b, key=code_sort_key)],
+        only_in_b=[(c, terms_b[c]) for c in sorted(terms_b.keys() - terms_a, key=code_sort_key)],
+        in_both=[(c, both(c)) for c in sorted(terms_a.keys() & terms_b, key=code_sort_key)],
+        notes=notes,
+    )
+
+
+def version_folder(root: Path, spec: str) -> Path:
+    """The folder of the codeset version `spec` names: an id or a codeset folder, with `@version`
+    for a version archived under its history (e.g. `diabetes@1.0.0`; the current one without)."""
+    from codesetlib.codesets.versions import version_dir
+
+    name, _, version = spec.rpartition("@") if "@" in spec else (spec, "", "")
+    path = Path(name)
+    if (path / CODESET_FILE).is_file():
+        root, name = path.resolve().parent, path.resolve().name
+    return version_dir(root, name, version or None)

@@ -3,25 +3,31 @@
 - `opencodelists`: the CSV an OpenCodelists codelist downloads as (`code,term`).
 - `ehrql`: a codelist CSV as ehrQL's `codelist_from_csv` reads it (a code column, named by `column`).
 - `atlas`: an OHDSI ATLAS concept set expression (JSON `items`: concept, isExcluded,
-  includeDescendants, includeMapped). Rules map one to one; the flat CSV formats import as one
-  single-code rule per code, since they carry no hierarchy. ATLAS names a concept by its OMOP
+  includeDescendants, includeMapped). Rules map one to one. ATLAS names a concept by its OMOP
   `CONCEPT_ID`, which only an OMOP vocabulary release holds: a codeset on such a release exports each
   concept as CONCEPT holds it (id, name, domain, class, standard and validity), and so does any codeset
   when a vocabulary release of its coding system is given; otherwise a concept is exported by its code,
   name and vocabulary alone.
+- `fhir`: a FHIR R4 ValueSet (JSON), written and read by `fhir.py`.
+
+A flat list carries no hierarchy: `rules_from_file` reads it as one single-code rule per code, and
+`import_codelist` (what `codeset import` runs) fits the fewest hierarchy rules that give exactly its
+codes (`fitting.py`), as it does for an ATLAS set of single codes and a ValueSet's concept list.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 
 from codesetlib.codesets.expand import Expansion
 from codesetlib.codesets.files import CODESET_FILE
+from codesetlib.codesets.fitting import Fit, fit_codes
 from codesetlib.codesets.model import Codeset, CodesetRule, Decision, Person
 from codesetlib.core import atomic
 from codesetlib.core.csvfiles import csv_text, read_csv
@@ -31,7 +37,10 @@ from codesetlib.terminology import Concept, Terminology, open_release
 from codesetlib.terminology.omop_vocabulary import RELEASE_PREFIX, OmopVocabulary
 
 Format = Literal["opencodelists", "ehrql", "atlas"]
+# The formats every codeset card offers to download; `fhir` is exported and imported by command.
 FORMATS: tuple[Format, ...] = ("opencodelists", "ehrql", "atlas")
+EXCHANGE_FORMATS = (*FORMATS, "fhir")
+DEFAULT_RELEASE = "snomedct-teaching-20240401"
 VOCABULARY = {"snomedct": "SNOMED", "dmd": "dm+d", "icd10": "ICD10"}
 
 
@@ -282,6 +291,59 @@ def _rules_from_atlas(path: Path, terminology: Terminology) -> list[CodesetRule]
     return rules
 
 
+@dataclass(frozen=True)
+class ImportedCodelist:
+    """A codelist read for a new codeset: its rules, the release they are in, the fit that made them
+    from a flat list (if one did), the metadata the file carried, and what was noticed on the way."""
+
+    rules: list[CodesetRule]
+    terminology: Terminology
+    fit: Fit | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def report(self) -> list[str]:
+        """What `codeset import` prints before it says where the codeset went."""
+        return [*(self.fit.summary() if self.fit else []), *self.notes]
+
+
+def _fitted(rules: list[CodesetRule], terminology: Terminology, path: Path) -> Fit:
+    """The fewest hierarchy rules for a flat list of single-code rules, checked to give its codes."""
+    fit = fit_codes([r.code or "" for r in rules], terminology)
+    if not fit.exact or fit.not_in_release:
+        raise CodesetFormatError("the fitted rules do not give the list's codes", path=path)
+    return fit
+
+
+def import_codelist(
+    path: Path, fmt: str, release: str | None = None, column: str = "code"
+) -> ImportedCodelist:
+    """Read `path` in format `fmt` as rules for a new codeset.
+
+    A flat list (OpenCodelists, ehrQL, an ATLAS set of single codes, a ValueSet's concepts) becomes
+    the fewest hierarchy rules that give exactly its codes; an ATLAS set with descendants or
+    exclusions keeps its items as rules; a ValueSet holding ECL gets the ECL's rules. A ValueSet names
+    its release by its version, so `release` may be left out for one; the other formats default to
+    the teaching release."""
+    if fmt == "fhir":
+        from codesetlib.codesets.fhir import import_valueset, read_valueset, release_for
+
+        read = read_valueset(path)
+        terminology = release_for(read, release)
+        got = import_valueset(read, terminology)
+        return ImportedCodelist(got.rules, terminology, got.fit, got.metadata, got.notes)
+    if fmt not in FORMATS:
+        raise CodesetFormatError(
+            f"unknown format '{fmt}' (expected {', '.join(EXCHANGE_FORMATS)})", path=path
+        )
+    terminology = open_release(release or DEFAULT_RELEASE)
+    rules = rules_from_file(path, fmt, terminology, column)  # type: ignore[arg-type]
+    if all(r.action == "include" and r.code is not None for r in rules):
+        fit = _fitted(rules, terminology, path)
+        return ImportedCodelist(fit.rules, terminology, fit)
+    return ImportedCodelist(rules, terminology)
+
+
 def new_codeset(
     codeset_id: str,
     *,
@@ -293,9 +355,15 @@ def new_codeset(
     purpose: str,
     source: str | None = None,
     today: dt.date | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Codeset:
-    """A draft codeset (version 0.1.0) with its rules, recording where it came from."""
+    """A draft codeset (version 0.1.0) with its rules, recording where it came from.
+
+    `metadata` fills other fields an imported file carried (clinical intent, context of use); its
+    authors come first, then `author`, who made this codeset from it."""
     today = today or dt.date.today()
+    # The title and purpose given win over those the file carried (the caller chooses between them).
+    metadata = {k: v for k, v in (metadata or {}).items() if k not in ("title", "purpose")}
     decisions = []
     if source:
         decisions.append(
@@ -307,6 +375,9 @@ def new_codeset(
                 date=today,
             )
         )
+    authors = list(metadata.pop("authors", []))
+    if author not in [person.name for person in authors]:
+        authors.append(Person(name=author))
     return Codeset(
         id=codeset_id,
         title=title,
@@ -316,8 +387,9 @@ def new_codeset(
         terminology_release=release,
         purpose=purpose,
         rules=rules,
-        authors=[Person(name=author)],
+        authors=authors,
         decisions=decisions,
+        **metadata,
     )
 
 
