@@ -338,3 +338,78 @@ def test_a_study_refuses_a_version_whose_content_is_not_what_was_published(tmp_p
         str(folder / "codeset.yaml"),
         "published.content_hash",
     )
+
+
+def test_any_two_codesets_compare_code_by_code_with_their_terms(tmp_path, two_releases):
+    from codesetlib.codesets.diff import compare_codesets
+
+    old_release, new_release = two_releases
+    a_folder = make(tmp_path / "a", old_release)
+    a = load_codeset(a_folder)
+    b_folder = write_codeset(
+        tmp_path / "b",
+        "colon",
+        (a_folder / "codeset.yaml")
+        .read_text()
+        .replace("id: cancer", "id: colon")
+        .replace(old_release, new_release),
+    )
+    found = compare_codesets(a, load_codeset(b_folder))
+    assert found.only_in_a == [("363406005", "Malignant neoplasm of colon")]
+    assert found.only_in_b == [(NEW_CHILD, "Malignant neoplasm of appendix")]
+    assert ("254837009", "Malignant neoplasm of breast") in found.in_both
+    assert found.differs and found.notes == [
+        f"A is expanded in {old_release} and B in {new_release}: a code can differ because the "
+        "releases do"
+    ]
+    same = compare_codesets(a, a)
+    assert not same.differs and len(same.in_both) == len(expand_rules(a).codes)
+
+
+SHIPPED = Path(__file__).parents[1] / "codesets"
+
+
+def diff_command(capsys, *args: str) -> tuple[int, str, str]:
+    from codesetlib.cli.main import main
+
+    code = main(["--codesets-dir", str(SHIPPED), "diff", *args])
+    printed = capsys.readouterr()
+    return code, printed.out, printed.err
+
+
+def test_codeset_diff_compares_two_codesets_by_id_folder_or_version(capsys):
+    code, out, _ = diff_command(
+        capsys, "family_history_of_cancer", str(SHIPPED / "family_history_recorded")
+    )
+    assert code == 1
+    assert "  only in B  389999999100 |No family history of cancer|" in out.splitlines()
+    assert "  in both    275937001 |Family history of cancer|" in out.splitlines()
+    assert out.splitlines()[-1] == "5 code(s) in both, 0 only in A, 1 only in B"
+    code, out, _ = diff_command(capsys, "diabetes@1.0.0", "diabetes")
+    assert code == 1
+    assert out.splitlines()[:3] == [
+        "A: diabetes 1.0.0 (snomedct-teaching-20240401)",
+        "B: diabetes 1.1.0 (snomedct-teaching-20240401)",
+        "  only in A  315051004 |Diabetes resolved|",
+    ]
+    code, out, _ = diff_command(capsys, "hba1c", "hba1c", "--json")
+    assert code == 0 and '"only_in_a": []' in out
+
+
+def test_codeset_diff_keeps_its_version_and_release_forms(capsys):
+    code, out, _ = diff_command(capsys, "diabetes", "--from", "1.0.0")
+    assert code == 1 and "  rule removed R3: include 315051004 |Diabetes resolved| only" in out
+    code, same, _ = diff_command(capsys, "diabetes", "--from", "1.0.0", "--to", "1.1.0")
+    assert (code, same) == (1, out)
+    code, out, _ = diff_command(capsys, "diabetes@1.0.0", "--release", "snomedct-teaching-20250401")
+    assert code in (0, 1) and out.startswith(
+        "diabetes: snomedct-teaching-20240401 → snomedct-teaching-20250401"
+    )
+    for args, words in [
+        (("diabetes", "hba1c", "--from", "1.0.0"), "compare versions of one codeset"),
+        (("diabetes@1.0.0", "--to", "1.1.0"), "name it once"),
+        (("diabetes",), "name the older version with --from"),
+        (("diabetes@9.0.0", "diabetes"), "has no version 9.0.0 (versions: 1.0.0, 1.1.0)"),
+    ]:
+        code, _, err = diff_command(capsys, *args)
+        assert code == 2 and words in err, args
