@@ -75,7 +75,12 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"purpose: {codeset.purpose}",
         *(f"  {rule.id}: {rule.action} {rule.target}" for rule in codeset.rules),
     ]
-    _emit(args, codeset.model_dump(mode="json"), lines)
+    data = codeset.model_dump(mode="json")
+    if args.usage:
+        from codesetlib.cli.usage import add_usage
+
+        add_usage(_folder(args), codeset, data, lines)
+    _emit(args, data, lines)
     return EXIT_OK
 
 
@@ -508,6 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = add("show", cmd_show, "Show a codeset's metadata and rules.", json_out=True)
     show.add_argument("codeset", help="a codeset id or folder")
+    show.add_argument(
+        "--usage", action="store_true", help="national usage per code and year (CODESET_USAGE_PATH)"
+    )
 
     expand = add(
         "expand", cmd_expand, "Expand a codeset's rules into codes against its release.", True

@@ -20,6 +20,13 @@ from codesetlib.codesets.files import (
     read_codes,
 )
 from codesetlib.codesets.model import CodeRow, Codeset, matches_its_hash, version_key
+from codesetlib.codesets.usage import (
+    DEFAULT_LEFT_OUT_THRESHOLD,
+    UsageIndex,
+    load_usage,
+    unused_codes,
+    used_codes_left_out,
+)
 from codesetlib.core.errors import CodesetError
 from codesetlib.terminology import Terminology
 from codesetlib.terminology.identifiers import dmd_id_problem, icd10_problem, sctid_problem
@@ -329,16 +336,79 @@ def overlaps(
             )
 
 
-def lint_codeset(folder: Path, others: dict[str, set[str]] | None = None) -> list[Finding]:
+def unused_nationally(
+    codeset: Codeset, rows: list[CodeRow], terminology: Terminology, usage: UsageIndex
+) -> Iterable[Finding]:
+    """Codes no loaded year of national usage lists as used (only when usage files of the codeset's
+    coding system are loaded, see `codesets.usage`); a decision about the code answers it."""
+    years = usage.years(codeset.coding_system)
+    if not years:
+        return
+    span = years[0] if len(years) == 1 else f"{years[0]} to {years[-1]}"
+    terms = {r.code: r for r in rows}
+    for code in unused_codes(terms, codeset.coding_system, terminology, usage):
+        if _covered_by_decision(codeset, code):
+            continue
+        yield Finding(
+            codeset.id,
+            "unused-nationally",
+            "info",
+            f"{code} |{terms[code].term}| is not used nationally in any loaded year ({span})",
+            "check that records hold this code and not another; exclude it, or record a decision "
+            "that it belongs",
+            code=code,
+            rule=terms[code].rule,
+        )
+
+
+def used_descendants_left_out(
+    codeset: Codeset,
+    expansion: Expansion,
+    terminology: Terminology,
+    usage: UsageIndex,
+    threshold: int = DEFAULT_LEFT_OUT_THRESHOLD,
+) -> Iterable[Finding]:
+    """Descendants of included codes that the rules leave out though used more than `threshold`
+    times nationally in the latest loaded year; a decision about the code answers it."""
+    for left in used_codes_left_out(expansion, terminology, usage, threshold):
+        if _covered_by_decision(codeset, left.code):
+            continue
+        why = (
+            f"exclusion {left.excluded_by} removes it"
+            if left.excluded_by
+            else "no rule includes it"
+        )
+        yield Finding(
+            codeset.id,
+            "used-descendant-left-out",
+            "warning",
+            f"{left.code} |{terminology.concept(left.code).term}| is below included {left.below} "
+            f"and used {left.usage:,} times nationally in {left.year}, but {why}",
+            "include it by a rule, or record a decision about it saying why it stays out",
+            code=left.code,
+            rule=left.excluded_by,
+        )
+
+
+def lint_codeset(
+    folder: Path,
+    others: dict[str, set[str]] | None = None,
+    *,
+    usage_threshold: int = DEFAULT_LEFT_OUT_THRESHOLD,
+) -> list[Finding]:
     """Every finding for the codeset in `folder` (errors in its files are raised, not returned, and
-    name the file: an unknown concept in a rule names the codeset.yaml the rule is in)."""
+    name the file: an unknown concept in a rule names the codeset.yaml the rule is in).
+    `usage_threshold` is the national use in the latest year above which a left-out descendant is
+    reported, when usage files are loaded (CODESET_USAGE_PATH)."""
     try:
-        return _lint_codeset(folder, others)
+        return _lint_codeset(folder, others, usage_threshold)
     except CodesetError as exc:
         raise exc.located(folder / CODESET_FILE) from None
 
 
-def _lint_codeset(folder: Path, others: dict[str, set[str]] | None) -> list[Finding]:
+def _lint_codeset(
+    folder: Path, others: dict[str, set[str]] | None, usage_threshold: int
+) -> list[Finding]:
     codeset = load_codeset(folder)
     terminology = open_codeset_release(codeset)
     expansion = expand_rules(codeset, terminology)
@@ -355,6 +425,9 @@ def _lint_codeset(folder: Path, others: dict[str, set[str]] | None) -> list[Find
         *archived(codeset, folder),
         *overlaps(codeset, recorded, others or {}),
     ]
+    usage = load_usage()
+    findings += unused_nationally(codeset, recorded, terminology, usage)
+    findings += used_descendants_left_out(codeset, expansion, terminology, usage, usage_threshold)
     return findings
 
 

@@ -20,6 +20,7 @@ from codesetlib.codesets.expand import Expansion, expand_rules
 from codesetlib.codesets.files import write_codes
 from codesetlib.codesets.interchange import new_codeset, write_codeset
 from codesetlib.codesets.model import CODESET_ID, CodeRow, Codeset, CodesetRule, Decision
+from codesetlib.codesets.usage import load_usage, usage_by_year
 from codesetlib.core.disclosure import DisclosureSettings, protect_counts
 from codesetlib.core.paths import resolve
 from codesetlib.record.codeset_review_page import rules_table
@@ -34,8 +35,10 @@ DRAFT_PURPOSE = "Draft built in the codeset builder; state the codeset's purpose
 
 
 def concepts_table(concepts: Iterable[Concept]) -> pd.DataFrame:
-    """Concepts as a table: code, term, fully specified name and whether active."""
-    return pd.DataFrame(
+    """Concepts as a table: code, term, fully specified name and whether active, with their
+    national usage per year when usage files of their coding system are loaded."""
+    concepts = list(concepts)
+    table = pd.DataFrame(
         [
             {
                 "Code": c.code,
@@ -47,6 +50,17 @@ def concepts_table(concepts: Iterable[Concept]) -> pd.DataFrame:
         ],
         columns=["Code", "Term", "Fully specified name", "Active"],
     )
+    return with_national_usage(table, concepts[0].system) if concepts else table
+
+
+def with_national_usage(table: pd.DataFrame, system: str) -> pd.DataFrame:
+    """`table` with a `Usage <year>` column per loaded year of `system`, matched on its `Code`
+    column: NHS England's published national counts (`codesetlib.codesets.usage`), shown as
+    published and not protected again; `table` as it was when no usage file of `system` is loaded."""
+    index = load_usage()
+    if not index.loaded(system) or not len(table):
+        return table
+    return table.merge(usage_by_year(table["Code"], system, index), on="Code", how="left")
 
 
 class CodesetBuilder:
@@ -268,6 +282,7 @@ class CodesetBuilder:
                 "Rule": [r.rule for r in rows],
             }
         )
+        table = with_national_usage(table, self.terminology.system)
         if self.counter is None:
             return table
         counts = self.counter.per_code(table["Code"])

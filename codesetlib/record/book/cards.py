@@ -7,7 +7,9 @@ changed since the previous version and in other releases; and every version's co
 other tools read.
 
 The counts shown here are of codes in a terminology, not of people, so disclosure control does not
-apply to them (and their column names are not ones the disclosure scan treats as counts).
+apply to them (and their column names are not ones the disclosure scan treats as counts). When usage
+files are loaded (CODESET_USAGE_PATH), each code's national usage per year stands beside it: NHS
+England's published aggregates, already rounded by NHS England, shown as published.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from codesetlib.codesets.files import HISTORY_DIR, codes_csv_text, load_codeset,
 from codesetlib.codesets.interchange import FORMATS, export_codeset
 from codesetlib.codesets.lint import lint_codeset
 from codesetlib.codesets.model import CodeRow, Codeset, ReviewerSignOff
+from codesetlib.codesets.usage import describe, load_usage, usage_by_year
 from codesetlib.codesets.versions import versions
 from codesetlib.core.errors import CodesetError
 from codesetlib.record.book.pages import _section, _table, write_page
@@ -197,8 +200,34 @@ def _rule_decision(codeset: Codeset, rule_id: str) -> str:
     return "Decision: " + " ".join(found) if found else "No decision is recorded about this rule."
 
 
-def codes_by_rule(codeset: Codeset, codes: list[CodeRow], expansion: Expansion) -> str:
-    """The codes under the include rule that brought them in, the rule's decision stated once."""
+def national_usage(codeset: Codeset, codes: list[CodeRow]) -> pd.DataFrame | None:
+    """The codes' national usage as the card shows it, a `Usage <year>` column per loaded year
+    indexed by code; None when no usage file of the codeset's coding system is loaded."""
+    index = load_usage()
+    if not index.loaded(codeset.coding_system):
+        return None
+    return usage_by_year([r.code for r in codes], codeset.coding_system, index).set_index("Code")
+
+
+def usage_note(codeset: Codeset, usage: pd.DataFrame | None) -> str:
+    """What the usage columns hold and where they come from, said once above the codes."""
+    if usage is None:
+        return ""
+    return (
+        " National usage per year: " + describe(codeset.coding_system) + ". These are national "
+        "aggregates published by NHS England and already rounded by it, not counts of this study's "
+        "patients; a code a year's file does not list was used 0 times."
+    )
+
+
+def codes_by_rule(
+    codeset: Codeset,
+    codes: list[CodeRow],
+    expansion: Expansion,
+    usage: pd.DataFrame | None = None,
+) -> str:
+    """The codes under the include rule that brought them in, the rule's decision stated once, and
+    each code's national usage per year when `usage` (from `national_usage`) is given."""
     effects = {e.rule.id: e for e in expansion.effects}
     groups: dict[str, list[CodeRow]] = {r.id: [] for r in codeset.rules if r.action == "include"}
     for row in codes:
@@ -222,6 +251,7 @@ def codes_by_rule(codeset: Codeset, codes: list[CodeRow], expansion: Expansion) 
                     "Active": "yes" if r.active else "no",
                     "Decision about the code": " ".join(decisions_about(codeset, r.code)),
                 }
+                | ({} if usage is None else usage.loc[r.code].to_dict())
                 for r in rows
             ]
         )
@@ -303,12 +333,15 @@ def codeset_card(folder: Path, downloads: list[Download] | None = None) -> str:
             + html_table(rules_frame(expansion)),
         )
     )
+    usage = national_usage(codeset, codes)
     parts.append(
         _section(
             f"Codes ({len(codes)})",
             f"Expanded in {codeset.terminology_release}, grouped by the rule that brought each "
-            "code in. A decision about one code is on its row.\n\n"
-            + codes_by_rule(codeset, codes, expansion),
+            "code in. A decision about one code is on its row."
+            + usage_note(codeset, usage)
+            + "\n\n"
+            + codes_by_rule(codeset, codes, expansion, usage),
         )
     )
     parts.append(
