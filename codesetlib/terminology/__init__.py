@@ -3,7 +3,8 @@
 Releases are found by id (e.g. `snomedct-teaching-20240401`, `dmd-teaching-20240401`, `icd10-who-2019`)
 among the releases shipped with the kit and the folders named in the `CODESET_TERMINOLOGY_PATH`
 environment variable (separated by `:`), where users put the licensed releases they hold: SNOMED CT RF2
-folders (holding `Snapshot/`), dm+d XML folders (holding `f_vtm2_3*.xml`) and ICD-10 files named
+folders (holding `Snapshot/`) or release zips as downloaded (an edition's packages, zips inside zips
+followed), dm+d XML folders (holding `f_vtm2_3*.xml`) or NHSBSA's dm+d zips, and ICD-10 files named
 `icd10-<edition>-<version>.csv`, and OMOP vocabulary folders (Athena's `CONCEPT.csv` and the tables
 beside it, or Parquet) or DuckDB CDM files, which hold a release per vocabulary (`omop-snomed-20240301`,
 see `omop_vocabulary`). Each release is indexed once into the cache (`CODESET_CACHE_DIR`).
@@ -40,7 +41,7 @@ def release_search_paths() -> list[Path]:
 
 def identify(path: Path) -> Release | None:
     """The release at `path` if it is one of a known coding system, else None."""
-    if (path / "Snapshot").is_dir():
+    if snomedct.is_release(path):
         return snomedct.find_release(path)
     if dmd.is_release(path):
         return dmd.find_release(path)

@@ -5,13 +5,16 @@ A release folder holds the XML files as NHSBSA ships them: `f_vtm2_3*.xml` (VTM:
 `f_vmpp2_3*.xml` (VMPP: VPPID, VPID, NM, INVALID) and `f_ampp2_3*.xml` (AMPP: APPID, VPPID, APID, NM,
 INVALID). The hierarchy runs VTM → VMP → AMP and VMP → VMPP → AMPP (an AMPP also sits under its AMP),
 so `descendants_of` a VTM gives every product and pack of that ingredient. An INVALID item is inactive;
-a changed identifier (VTMIDPREV, VPIDPREV) is history: the old code is REPLACED_BY the new one.
+a changed identifier (VTMIDPREV, VPIDPREV) is history: the old code is REPLACED_BY the new one. The
+release may also be the zip NHSBSA ships (`nhsbsa_dmd_<version>_<date>….zip`, perhaps inside a TRUD
+download's zip): its XML files are streamed from it, never extracted.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 from xml.parsers import expat
 
@@ -19,6 +22,7 @@ import pyarrow as pa
 
 from codesetlib.core.errors import file_problem
 from codesetlib.core.textfiles import one_line
+from codesetlib.terminology.archives import ReleaseFile, is_zip, zip_members
 from codesetlib.terminology.base import MalformedRelease, MissingReleaseFile, Release
 from codesetlib.terminology.cache import index_path
 from codesetlib.terminology.identifiers import dmd_id_problem, first_bad_sctid
@@ -64,7 +68,9 @@ class Record:
 
 
 def is_release(path: Path) -> bool:
-    """True when `path` looks like a dm+d XML release folder."""
+    """True when `path` looks like a dm+d XML release folder, or a zip holding the VTM file."""
+    if is_zip(path):
+        return any(fnmatch(f.name, KINDS[0].pattern) for f in zip_members(path))
     return path.is_dir() and any(path.glob("f_vtm2_3*.xml"))
 
 
@@ -87,9 +93,12 @@ def find_release(path: Path) -> Release:
     return Release(SYSTEM, "nhsbsa", date, path)
 
 
-def release_file(path: Path, kind: Kind) -> Path:
-    """The one file of `kind` in the release folder."""
-    found = sorted(path.glob(kind.pattern))
+def release_file(path: Path, kind: Kind) -> ReleaseFile:
+    """The one file of `kind` in the release folder or zip."""
+    if is_zip(path):
+        found = [f for f in zip_members(path) if fnmatch(f.name, kind.pattern)]
+    else:
+        found = [ReleaseFile(p) for p in sorted(path.glob(kind.pattern))]
     if len(found) != 1:
         what = "no file" if not found else f"{len(found)} files"
         raise MissingReleaseFile(
@@ -98,7 +107,7 @@ def release_file(path: Path, kind: Kind) -> Path:
     return found[0]
 
 
-def read_records(path: Path, tag: str) -> list[Record]:
+def read_records(path: Path | ReleaseFile, tag: str) -> list[Record]:
     """Every `tag` element of an XML file with its fields, read by a streaming parser that keeps lines."""
     parser = expat.ParserCreate()
     records: list[Record] = []
@@ -129,23 +138,23 @@ def read_records(path: Path, tag: str) -> list[Record]:
         with path.open("rb") as handle:
             parser.ParseFile(handle)
     except OSError as error:
-        raise MalformedRelease(file_problem(error), path=path) from None
+        raise MalformedRelease(file_problem(error), path=str(path)) from None
     except expat.ExpatError as error:
         raise MalformedRelease(
             f"not well-formed XML: {expat.ErrorString(error.code)} (column {error.offset + 1})",
-            path=path,
+            path=str(path),
             line=error.lineno,
         ) from error
     return records
 
 
-def _check_records(path: Path, kind: Kind, records: list[Record]) -> None:
+def _check_records(path: ReleaseFile, kind: Kind, records: list[Record]) -> None:
     for record in records:
         for field in (kind.id_field, "NM"):
             if not record.values.get(field):
                 raise MalformedRelease(
                     f"{kind.name} has no {field}; every {kind.name} needs {kind.id_field} and NM",
-                    path=path,
+                    path=str(path),
                     line=record.line,
                     field=field,
                 )
@@ -154,13 +163,13 @@ def _check_records(path: Path, kind: Kind, records: list[Record]) -> None:
         record, code = records[bad], records[bad].values[kind.id_field]
         raise MalformedRelease(
             f"{kind.name} id {one_line(code)}: {dmd_id_problem(code)}",
-            path=path,
+            path=str(path),
             line=record.lines[kind.id_field],
             field=kind.id_field,
         )
 
 
-def _edges(path: Path, kind: Kind, records: list[Record], known: set[str]) -> list[tuple]:
+def _edges(path: ReleaseFile, kind: Kind, records: list[Record], known: set[str]) -> list[tuple]:
     edges = []
     for record in records:
         for field in (*kind.parents, *kind.optional_parents):
@@ -177,7 +186,7 @@ def _edges(path: Path, kind: Kind, records: list[Record], known: set[str]) -> li
                 raise MalformedRelease(
                     f"{kind.name} {one_line(record.values[kind.id_field])}: {field} {what} in the "
                     "release",
-                    path=path,
+                    path=str(path),
                     line=line,
                     field=field,
                 )
@@ -227,7 +236,7 @@ class DMD(IndexedTerminology):
 
     def __init__(self, path: Path) -> None:
         release = find_release(path)
-        sources = [release_file(path, kind) for kind in KINDS]
+        sources = [path] if is_zip(path) else [release_file(path, kind).path for kind in KINDS]
         target = index_path(release.id, sources, extra=str(path.resolve()))
         if not target.exists():
             build_index(read_release(path), release, target)
