@@ -4,6 +4,10 @@
 browser or a kernel; the widgets in `codesetlib.teaching.widgets` only call its methods and show the
 tables it returns. Codes come from `expand_rules`, the same expansion every codeset in the kit uses, and
 a saved draft is an ordinary codeset folder (`codeset.yaml` + `codes.csv`).
+
+Whatever a learner asks that cannot be done (an unknown or inactive concept, a rule that would change
+nothing, a draft without an id, a title or a purpose) is refused with a `BuilderError` saying why in
+words, and leaves the draft as it was.
 """
 
 from __future__ import annotations
@@ -12,16 +16,19 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args
 
 import pandas as pd
+from pydantic import ValidationError
 
 from codesetlib.codesets.expand import Expansion, expand_rules
-from codesetlib.codesets.files import write_codes
+from codesetlib.codesets.files import CODES_FILE, CODESET_FILE, load_codeset, write_codes
 from codesetlib.codesets.interchange import new_codeset, write_codeset
 from codesetlib.codesets.model import CODESET_ID, CodeRow, Codeset, CodesetRule, Decision
 from codesetlib.codesets.usage import load_usage, usage_by_year
+from codesetlib.core import atomic
 from codesetlib.core.disclosure import DisclosureSettings, protect_counts
+from codesetlib.core.errors import CodesetError
 from codesetlib.core.paths import resolve
 from codesetlib.record.codeset_review_page import rules_table
 from codesetlib.teaching import BuilderError
@@ -29,9 +36,57 @@ from codesetlib.teaching.counts import PatientCounter
 from codesetlib.terminology import Concept, Terminology, open_release
 
 Action = Literal["include", "exclude"]
+DecisionKind = Literal["include", "exclude", "review"]
 COUNT_COLUMNS = ["Patients", "Events"]
 DEFAULT_AUTHOR = "Codeset builder user"
 DRAFT_PURPOSE = "Draft built in the codeset builder; state the codeset's purpose before review."
+
+
+def rule_from(**fields: Any) -> CodesetRule:
+    """A rule from its fields, refusing one the codeset model refuses in words (never a traceback)."""
+    action = fields.get("action")
+    if action not in get_args(Action):
+        raise BuilderError(f"'{action}' is not a rule action: a rule includes or excludes")
+    try:
+        return CodesetRule(**fields)
+    except ValidationError as exc:
+        raise BuilderError(f"cannot make that rule: {in_words(exc)}") from None
+
+
+def in_words(exc: ValidationError) -> str:
+    """The first problem of a model's validation, as `field: what is wrong` without pydantic's links."""
+    first = exc.errors()[0]
+    field = ".".join(str(k) for k in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{field}: {message}" if field else message
+
+
+def missing_details(codeset_id: str, title: str, purpose: str) -> list[str]:
+    """Which of a draft's id, title and purpose are blank, in words ("an id", "a title", ...)."""
+    given = {"an id": codeset_id, "a title": title, "a purpose": purpose}
+    return [name for name, value in given.items() if not (value or "").strip()]
+
+
+def and_list(words: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def why_not_a_builder_draft(folder: Path) -> str | None:
+    """None when `folder` holds only a draft codeset (its `codeset.yaml` and `codes.csv`) named by the
+    folder, as the builder saves one; otherwise why it is not one, so that it is never replaced."""
+    if not folder.is_dir() or folder.is_symlink():
+        return "exists and is not a folder"
+    others = sorted(p.name for p in folder.iterdir() if p.name not in (CODESET_FILE, CODES_FILE))
+    if others:
+        return f"holds files the builder did not write ({', '.join(others[:3])})"
+    try:
+        codeset = load_codeset(folder)
+    except CodesetError:
+        return "holds no codeset the builder can read"
+    if codeset.status != "draft" or codeset.id != folder.name:
+        return f"holds a codeset that is not a draft named {folder.name}"
+    return None
 
 
 def concepts_table(concepts: Iterable[Concept]) -> pd.DataFrame:
@@ -88,6 +143,8 @@ class CodesetBuilder:
         self.decisions: list[Decision] = list(decisions)
         self.selected: Concept | None = None
         self._last_rule_number = 0
+        # Folders this builder saved: saving again replaces them; any other folder is never replaced.
+        self.saved: set[Path] = set()
 
     @classmethod
     def open(
@@ -180,7 +237,9 @@ class CodesetBuilder:
         self, action: Action, code: str | None, descendants: bool, note: str | None
     ) -> CodesetRule:
         concept = self.concept(code)
-        rule = CodesetRule(
+        if action == "include" and not concept.active:
+            raise BuilderError(self._inactive(concept))
+        rule = rule_from(
             id=self.next_rule_id(),
             action=action,
             concept=concept.code,
@@ -190,6 +249,13 @@ class CodesetBuilder:
         )
         return self._add(rule)
 
+    def _inactive(self, concept: Concept) -> str:
+        targets = self.terminology.replacements(concept.code)
+        instead = "; ".join(f"{k} {', '.join(sorted(v))}" for k, v in sorted(targets.items()))
+        return f"{concept.code} |{concept.term}| is inactive in {self.terminology.release.id}: " + (
+            f"include its replacement instead ({instead})" if instead else "find a current one"
+        )
+
     def _search_rule(
         self, action: Action, text: str, within: str | None, note: str | None
     ) -> CodesetRule:
@@ -197,15 +263,39 @@ class CodesetBuilder:
         if len(text) < 2:
             raise BuilderError("a search rule needs at least two characters to search for")
         within = self.concept(within).code if within else None
-        rule = CodesetRule(
+        rule = rule_from(
             id=self.next_rule_id(), action=action, search=text, within=within, note=note or None
         )
         return self._add(rule)
 
     def _add(self, rule: CodesetRule) -> CodesetRule:
+        """Add `rule` at the end, refusing (and leaving the rules as they were) one that would change
+        nothing: a search that finds no concept, an include of codes already included, an exclude of
+        codes that are not included. `codeset lint` warns of such rules in a saved codeset."""
         self.rules.append(rule)
+        try:
+            effect = self.expansion().effects[-1]
+        except CodesetError:
+            self.rules.pop()
+            raise
+        if not (effect.added or effect.removed):
+            self.rules.pop()
+            raise BuilderError(self._no_effect(rule, bool(effect.matched)))
         self._last_rule_number = int(rule.id[1:])
         return rule
+
+    def _no_effect(self, rule: CodesetRule, matched: bool) -> str:
+        what = f"{rule.action} {rule.target}"
+        if not matched:
+            return f"{what} would change nothing: the search finds no active concept"
+        if rule.action == "include":
+            return f"{what} would change nothing: its codes are already included"
+        if not any(r.action == "include" for r in self.rules):
+            return f"{what} would change nothing: nothing is included yet to exclude it from"
+        return (
+            f"{what} would change nothing: none of its codes is in the codeset "
+            "(it is not included, or is already excluded)"
+        )
 
     def next_rule_id(self) -> str:
         """`R<n>`, n one more than any rule number used so far: a removed rule's id is not reused,
@@ -232,7 +322,7 @@ class CodesetBuilder:
         self,
         rule_id: str,
         rationale: str,
-        decision: Literal["include", "exclude", "review"] | None = None,
+        decision: DecisionKind | None = None,
         *,
         today: dt.date | None = None,
     ) -> Decision:
@@ -243,6 +333,10 @@ class CodesetBuilder:
         rule = self.rule(rule_id)
         if not rationale.strip():
             raise BuilderError(f"a decision about {rule_id} needs a rationale")
+        if decision is not None and decision not in get_args(DecisionKind):
+            raise BuilderError(
+                f"'{decision}' is not a decision: decide to include, exclude or review {rule_id}"
+            )
         recorded = Decision(
             about=rule.id,
             decision=decision or rule.action,
@@ -335,33 +429,95 @@ class CodesetBuilder:
         purpose: str | None = None,
         category: str = "other",
     ) -> Codeset:
-        """The draft as a codeset (format v1, version 0.1.0, status draft)."""
+        """The draft as a codeset (format v1, version 0.1.0, status draft).
+
+        A blank title or purpose takes a placeholder here, for a look at the draft; `save` refuses
+        them."""
         if not self.rules:
             raise BuilderError("a codeset needs at least one rule: include a concept first")
         if not re.fullmatch(CODESET_ID, codeset_id):
             raise BuilderError(
-                f"'{codeset_id}' is not a codeset id: use lower-case letters, digits and underscores"
+                f"'{codeset_id}' is not a codeset id: use lower-case letters, digits and "
+                "underscores, starting with a letter or a digit (e.g. lung_cancer_draft)"
             )
-        draft = new_codeset(
-            codeset_id,
-            title=title or codeset_id.replace("_", " ").capitalize(),
-            coding_system=self.terminology.system,
-            release=self.terminology.release.id,
-            rules=self.rules,
-            author=self.author,
-            purpose=purpose or DRAFT_PURPOSE,
-        )
-        return Codeset.model_validate(
-            {**draft.model_dump(), "decisions": self.decisions, "category": category}
+        try:
+            draft = new_codeset(
+                codeset_id,
+                title=(title or "").strip() or codeset_id.replace("_", " ").capitalize(),
+                coding_system=self.terminology.system,
+                release=self.terminology.release.id,
+                rules=self.rules,
+                author=self.author,
+                purpose=(purpose or "").strip() or DRAFT_PURPOSE,
+            )
+            return Codeset.model_validate(
+                {**draft.model_dump(), "decisions": self.decisions, "category": category}
+            )
+        except ValidationError as exc:
+            raise BuilderError(f"cannot make the codeset: {in_words(exc)}") from None
+
+    def save_draft(
+        self,
+        drafts_dir: str | Path,
+        codeset_id: str,
+        *,
+        title: str,
+        purpose: str,
+        category: str = "other",
+    ) -> Path:
+        """Save the draft as `drafts_dir/<codeset_id>/`, refusing a blank id, title or purpose (naming
+        each that is missing) before anything else."""
+        missing = missing_details(codeset_id, title, purpose)
+        if missing:
+            raise BuilderError(
+                f"a draft is saved with an id, a title and a purpose: give it {and_list(missing)}"
+            )
+        return self.save(
+            resolve(drafts_dir) / codeset_id.strip(),
+            title=title,
+            purpose=purpose,
+            category=category,
         )
 
-    def save(self, folder: str | Path, **details) -> Path:
-        """Write the draft as a codeset folder (`codeset.yaml` + `codes.csv`) named by its id.
+    def save(
+        self,
+        folder: str | Path,
+        *,
+        title: str,
+        purpose: str,
+        category: str = "other",
+        replace: bool = False,
+    ) -> Path:
+        """Write the draft as a codeset folder (`codeset.yaml` + `codes.csv`) named by its id, whole
+        or not at all; returns the folder.
 
-        `details` (title, purpose, category) go to `to_codeset`; returns the folder.
+        A blank title or purpose is refused. An existing folder is replaced only when it holds nothing
+        but a draft of that id, and this builder saved it or `replace` is given; never otherwise.
         """
         folder = resolve(folder)
-        codeset = self.to_codeset(folder.name, **details)
-        write_codeset(folder, codeset)
-        write_codes(folder, expand_rules(codeset, self.terminology).codes)
+        missing = missing_details(folder.name, title, purpose)
+        if missing:
+            raise BuilderError(
+                f"a draft is saved with an id, a title and a purpose: give it {and_list(missing)}"
+            )
+        codeset = self.to_codeset(folder.name, title=title, purpose=purpose, category=category)
+        self._refuse_to_replace(folder, replace)
+        codes = expand_rules(codeset, self.terminology).codes
+        with atomic.folder_written_whole(folder) as staging:
+            write_codeset(staging, codeset)
+            write_codes(staging, codes)
+            self._refuse_to_replace(folder, replace)  # made while this one was written
+        self.saved.add(folder)
         return folder
+
+    def _refuse_to_replace(self, folder: Path, replace: bool) -> None:
+        if not (folder.exists() or folder.is_symlink()):
+            return
+        reason = why_not_a_builder_draft(folder)
+        if reason is not None:
+            raise BuilderError(f"{reason}; choose another id", path=folder)
+        if not (replace or folder in self.saved):
+            raise BuilderError(
+                "a draft with this id was saved before (perhaps by someone else); choose another id",
+                path=folder,
+            )

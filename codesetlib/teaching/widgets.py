@@ -3,26 +3,75 @@
 No codeset logic lives here. Every handler is a plain method, so a test can set a widget's value or
 click a button and read the HTML tables back without a browser. An error from the builder (an unknown
 code, a bad codeset id) is shown in the message line instead of raising in the kernel.
+
+`open_builder_app` makes the whole app from a notebook's parameters; `notebooks/teaching/builder_app.ipynb`
+is that call alone, which `make builder` serves with Voilà (the page shows the app, not the code).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import html
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import ipywidgets as widgets
 import pandas as pd
 
+from codesetlib.codesets.files import codeset_dir, load_codeset
+from codesetlib.codesets.lint import lint_codeset
+from codesetlib.core.disclosure import DisclosureSettings
 from codesetlib.core.errors import CodesetError
-from codesetlib.core.paths import resolve
+from codesetlib.core.paths import project_root, resolve
 from codesetlib.record.book.tables import html_table
 from codesetlib.teaching.builder import COUNT_COLUMNS, CodesetBuilder
-from codesetlib.terminology import Concept
+from codesetlib.teaching.counts import PatientCounter
+from codesetlib.terminology import Concept, open_release
 
 MAX_ROWS = 300
 WIDE = widgets.Layout(width="95%")
+DRAFTS_DIR = "notebooks/teaching/drafts"
+# Where a served app saves drafts when its notebook names no folder (a class's shared folder, a test's).
+DRAFTS_DIR_VARIABLE = "CODESET_DRAFTS_DIR"
+
+
+def drafts_folder(drafts_dir: str | Path = "") -> Path:
+    """Where drafts are saved: `drafts_dir` if given, else $CODESET_DRAFTS_DIR, else the default."""
+    chosen = str(drafts_dir) or os.environ.get(DRAFTS_DIR_VARIABLE, "") or DRAFTS_DIR
+    return resolve(chosen)
+
+
+def open_builder_app(
+    release: str,
+    dataset_dir: str | Path = "",
+    *,
+    index_date: str | dt.date | None = None,
+    codesets_dir: str | Path = "codesets",
+    start_from: str = "",
+    drafts_dir: str | Path = "",
+    disclosure_enabled: bool = True,
+) -> CodesetBuilderApp:
+    """The builder app from a notebook's parameters: counting patients in `dataset_dir` (none if
+    blank), starting from the codeset `start_from` under `codesets_dir` (empty, in `release`, if
+    blank), saving drafts under `drafts_folder(drafts_dir)`."""
+    counter = PatientCounter.from_dataset(dataset_dir, index_date) if dataset_dir else None
+    if start_from:
+        start = load_codeset(codeset_dir(resolve(codesets_dir), start_from))
+        builder = CodesetBuilder.from_codeset(start, counter)
+    else:
+        builder = CodesetBuilder(open_release(release), counter)
+    builder.disclosure = DisclosureSettings(enabled=disclosure_enabled)
+    return CodesetBuilderApp(builder, drafts_folder(drafts_dir))
+
+
+def shown_path(path: Path) -> str:
+    """`path` relative to the project root when it lies below it, as a learner would type it."""
+    try:
+        return str(path.relative_to(project_root()))
+    except ValueError:
+        return str(path)
 
 
 def concept_options(concepts: list[Concept]) -> list[tuple[str, str]]:
@@ -62,9 +111,7 @@ class CodesetBuilderApp:
     after every change. Save writes a draft codeset folder under `drafts_dir`.
     """
 
-    def __init__(
-        self, builder: CodesetBuilder, drafts_dir: str | Path = "notebooks/teaching/drafts"
-    ) -> None:
+    def __init__(self, builder: CodesetBuilder, drafts_dir: str | Path = DRAFTS_DIR) -> None:
         self.builder = builder
         self.drafts_dir = resolve(drafts_dir)
         self._quiet = False
@@ -102,9 +149,17 @@ class CodesetBuilderApp:
         )
         self.decide_button = widgets.Button(description="Record decision")
         self.remove_button = widgets.Button(description="Remove rule", button_style="warning")
-        self.codeset_id = widgets.Text(value="my_codeset", description="Codeset id")
-        self.title = widgets.Text(description="Title", layout=WIDE)
-        self.purpose = widgets.Textarea(description="Purpose", layout=WIDE)
+        self.codeset_id = widgets.Text(
+            description="Codeset id",
+            placeholder="lower-case letters, digits and _, e.g. lung_cancer_draft",
+            layout=WIDE,
+        )
+        self.title = widgets.Text(
+            description="Title", placeholder="what the codeset is, e.g. Lung cancer", layout=WIDE
+        )
+        self.purpose = widgets.Textarea(
+            description="Purpose", placeholder="what the codeset is for, in a sentence", layout=WIDE
+        )
         self.save_button = widgets.Button(description="Save draft", button_style="primary")
 
     def _make_outputs(self) -> None:
@@ -112,6 +167,9 @@ class CodesetBuilderApp:
         self.summary_html = widgets.HTML()
         self.rules_html = widgets.HTML()
         self.codes_html = widgets.HTML()
+        # Names a page (and its browser test) can find the parts by, whatever ipywidgets renders.
+        for name in ("message", "summary_html", "rules_html", "codes_html"):
+            getattr(self, name).add_class(f"codeset-builder-{name.removesuffix('_html')}")
 
     def _wire(self) -> None:
         self.query.observe(self.on_search, names="value")
@@ -137,10 +195,15 @@ class CodesetBuilderApp:
                 self.rationale,
             ]
         )
-        save = widgets.VBox([self.codeset_id, self.title, self.purpose, self.save_button])
+        needed = widgets.HTML(
+            f"<p>A draft is saved with an id, a title and a purpose, under "
+            f"<code>{html.escape(shown_path(self.drafts_dir))}/&lt;id&gt;/</code>.</p>"
+        )
+        save = widgets.VBox([needed, self.codeset_id, self.title, self.purpose, self.save_button])
         controls = widgets.Tab(children=[browse, rules, save], titles=["Browse", "Rules", "Save"])
         results = widgets.Tab(
-            children=[self.rules_html, self.codes_html], titles=["Rules", "Codes and patients"]
+            children=[self.rules_html, self.codes_html],
+            titles=["Rules and decisions", "Codes and patients"],
         )
         return widgets.VBox([controls, self.message, self.summary_html, results])
 
@@ -192,12 +255,23 @@ class CodesetBuilderApp:
 
     @reporting
     def on_save(self, button: widgets.Button | None = None) -> None:
-        folder = self.builder.save(
-            self.drafts_dir / self.codeset_id.value.strip(),
-            title=self.title.value.strip() or None,
-            purpose=self.purpose.value.strip() or None,
+        folder = self.builder.save_draft(
+            self.drafts_dir,
+            self.codeset_id.value,
+            title=self.title.value.strip(),
+            purpose=self.purpose.value.strip(),
         )
-        self.say(f"Saved the draft codeset to {folder} (codeset.yaml and codes.csv).")
+        findings = [f for f in lint_codeset(folder) if f.severity != "info"]
+        checked = (
+            "codeset lint finds nothing to fix."
+            if not findings
+            else f"codeset lint: {len(findings)} finding(s): "
+            + " ".join(f.line() for f in findings)
+        )
+        self.say(
+            f"Saved the draft codeset to {shown_path(folder)} (codeset.yaml and codes.csv); {checked}",
+            error=bool(findings),
+        )
 
     # Redrawing.
 

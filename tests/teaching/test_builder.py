@@ -12,7 +12,7 @@ from codesetlib.codesets.lint import lint_codeset
 from codesetlib.core.disclosure import DisclosureSettings
 from codesetlib.teaching import BuilderError
 from codesetlib.teaching.builder import CodesetBuilder
-from tests.teaching.conftest import LUNG, PRIMARY_LUNG, SMALL_CELL
+from tests.teaching.conftest import BCC, LUNG, PRIMARY_LUNG, SMALL_CELL
 
 LUNG_SUBTREE = {
     LUNG,
@@ -96,7 +96,7 @@ def test_rule_ids_keep_counting_after_a_removal(builder: CodesetBuilder) -> None
     removed = builder.remove_rule("R2")
     assert removed.concept == NON_SMALL_CELL
     assert builder.decisions == []
-    assert builder.include(SMALL_CELL).id == "R3"
+    assert builder.include(BCC).id == "R3"
     with pytest.raises(BuilderError, match=r"no rule R9 \(rules: R1, R3\)"):
         builder.remove_rule("R9")
 
@@ -168,9 +168,14 @@ def test_save_then_load_round_trip_and_lint(builder: CodesetBuilder, tmp_path: P
     builder.exclude(NON_SMALL_CELL)
     builder.decide("R1", "Lung cancer of any type.", today=DAY)
     builder.decide("R2", "The study is of small cell lung cancer.", today=DAY)
-    folder = builder.save(tmp_path / "small_cell_lung", title="Small cell lung cancer")
+    purpose = "Identify patients with small cell lung cancer."
+    folder = builder.save(
+        tmp_path / "small_cell_lung", title="Small cell lung cancer", purpose=purpose
+    )
     codeset = load_codeset(folder)
-    assert codeset == builder.to_codeset("small_cell_lung", title="Small cell lung cancer")
+    assert codeset == builder.to_codeset(
+        "small_cell_lung", title="Small cell lung cancer", purpose=purpose
+    )
     assert (codeset.status, codeset.version, codeset.terminology_release) == (
         "draft",
         "0.1.0",
@@ -185,7 +190,7 @@ def test_save_then_load_round_trip_and_lint(builder: CodesetBuilder, tmp_path: P
 def test_a_bad_codeset_id_is_refused(builder: CodesetBuilder, tmp_path: Path) -> None:
     builder.include(LUNG)
     with pytest.raises(BuilderError, match="not a codeset id"):
-        builder.save(tmp_path / "Lung Cancer")
+        builder.save(tmp_path / "Lung Cancer", title="Lung cancer", purpose="Find lung cancer.")
 
 
 def test_a_builder_starts_from_an_existing_codeset(builder: CodesetBuilder) -> None:

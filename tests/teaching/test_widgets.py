@@ -108,6 +108,7 @@ def test_save_writes_a_draft_codeset(app: CodesetBuilderApp) -> None:
     app.include_button.click()
     app.codeset_id.value = "lung_draft"
     app.title.value = "Lung cancer (draft)"
+    app.purpose.value = "Identify patients with lung cancer."
     app.save_button.click()
     folder = app.drafts_dir / "lung_draft"
     assert "Saved the draft codeset" in app.message.value
