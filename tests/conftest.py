@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from codesetlib.terminology.snomedct import SnomedCT
+from tests.browser import chromium_browser  # noqa: F401 (a session fixture for every test)
 from tests.fixtures.rf2 import write_release
 from tests.postgres import postgres_server  # noqa: F401 (a session fixture for every test)
 
