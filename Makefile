@@ -19,6 +19,23 @@ book: $(INSTALLED) $(NODE_INSTALLED)
 pdf: system-deps book
 	$(BIN)/codeset pdf book
 
+# The codeset builder as an app: Voilà serves notebooks/teaching/builder_app.ipynb with no code shown,
+# at the URL it prints; drafts go to notebooks/teaching/drafts/<id>/ (or $CODESET_DRAFTS_DIR). The
+# dataset is written only when missing: `make data` checks every table, which takes a while.
+BUILDER_PORT ?= 8866
+LAB_PORT ?= 8888
+# Jupyter refuses to run as root unless told to, and as root (a container, CI) there is no browser.
+AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root --no-browser)
+.PHONY: builder lab
+builder: $(INSTALLED)
+	@test -f data/synthetic/default/clinical_events.parquet || $(BIN)/codeset data $(STUDY)
+	$(BIN)/voila notebooks/teaching/builder_app.ipynb --port=$(BUILDER_PORT) --no-browser
+
+# JupyterLab on the teaching notebooks; it prints the URL to open, with the token to sign in.
+lab: $(INSTALLED)
+	@test -f data/synthetic/default/clinical_events.parquet || $(BIN)/codeset data $(STUDY)
+	$(BIN)/jupyter lab notebooks/teaching --port=$(LAB_PORT) $(AS_ROOT)
+
 test: lint data $(NODE_INSTALLED) system-deps
 	$(BIN)/codeset lint codesets/*
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90 tests

@@ -1,13 +1,15 @@
 """Start a Jupyter server (Voilà, JupyterLab) as a user would, on a free port, and stop it after.
 
-The server runs as a subprocess in a session of its own, so that stopping it stops the kernels it
-started too; its output goes to a log file that a failure quotes.
+The command is the one the Makefile's target runs (`make_command`), so that what `make builder` and
+`make lab` start is what is tested. The server runs as a subprocess in a session of its own, so that
+stopping it stops the kernels it started too; its output goes to a log file that a failure quotes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -21,6 +23,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 60
+
+
+def make_command(target: str, **variables: str) -> list[str]:
+    """The last command `make <target>` runs (the server), as `make -n` prints it, with the
+    programs of the project's virtual environment taken from this test session's."""
+    assignments = [f"{name}={value}" for name, value in variables.items()]
+    dry = subprocess.run(
+        ["make", "--no-print-directory", "-n", target, *assignments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    words = shlex.split(dry.stdout.strip().splitlines()[-1])
+    program = Path(words[0])
+    if program.parent == Path(".venv/bin"):
+        words[0] = str(BIN / program.name)
+    return words
 
 
 def free_port() -> int:

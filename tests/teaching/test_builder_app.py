@@ -19,7 +19,7 @@ import nbformat
 import pytest
 
 from tests.browser import local_only
-from tests.teaching.servers import BIN, ROOT, free_port, running_server
+from tests.teaching.servers import BIN, ROOT, free_port, make_command, running_server
 
 APP = ROOT / "notebooks" / "teaching" / "builder_app.ipynb"
 DATASET = ROOT / "data" / "synthetic" / "default"
@@ -37,12 +37,13 @@ def drafts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def voila(drafts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The builder app served by Voilà from the project root; its URL."""
+    """The builder app served by Voilà as `make builder` serves it; its URL."""
     if not (DATASET / "clinical_events.parquet").is_file():
         pytest.fail(f"no dataset at {DATASET}: `make test` writes it first (`make data`)")
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    command = [str(BIN / "voila"), str(APP), f"--port={port}", "--no-browser"]
+    command = make_command("builder", BUILDER_PORT=str(port))
+    assert command[1:] == [str(APP.relative_to(ROOT)), f"--port={port}", "--no-browser"]
     log = tmp_path_factory.mktemp("voila") / "voila.log"
     with running_server(
         command, f"{url}voila/static/voila.js", log, env={"CODESET_DRAFTS_DIR": str(drafts)}

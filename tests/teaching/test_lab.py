@@ -1,6 +1,6 @@
-"""`make lab`'s JupyterLab on the teaching notebooks: started as the Makefile starts it (as root on
-CI), with a token of the test's own, it lists the notebooks through its REST API and serves the lab
-page, and refuses a client without the token."""
+"""`make lab`'s JupyterLab on the teaching notebooks: started with the command the Makefile runs (as
+root on CI), with a token of the test's own, it lists the notebooks through its REST API and serves
+the lab page, and refuses a client without the token."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.teaching.servers import BIN, ROOT, free_port, running_server
+from tests.teaching.servers import ROOT, free_port, make_command, running_server
 
 TEACHING = ROOT / "notebooks" / "teaching"
 
@@ -22,16 +22,12 @@ TEACHING = ROOT / "notebooks" / "teaching"
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """JupyterLab serving notebooks/teaching; its base URL and token."""
     port, token = free_port(), secrets.token_hex(16)
-    command = [
-        str(BIN / "jupyter"),
-        "lab",
-        str(TEACHING.relative_to(ROOT)),
-        f"--port={port}",
-        "--ip=127.0.0.1",
-        "--no-browser",
-        f"--IdentityProvider.token={token}",
-        *(["--allow-root"] if os.geteuid() == 0 else []),
-    ]
+    command = make_command("lab", LAB_PORT=str(port))
+    assert command[1:3] == ["lab", str(TEACHING.relative_to(ROOT))]
+    assert f"--port={port}" in command
+    # As root (as on CI) the Makefile lets Jupyter run and opens no browser.
+    assert ("--allow-root" in command) == (os.geteuid() == 0)
+    command += ["--ip=127.0.0.1", "--no-browser", f"--IdentityProvider.token={token}"]
     base = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("lab") / "lab.log"
     with running_server(command, f"{base}/api/status?token={token}", log):
