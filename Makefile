@@ -53,6 +53,13 @@ format: $(INSTALLED)
 data: $(INSTALLED)
 	$(BIN)/codeset data $(STUDY)
 
+# The folder students receive: each session's notebook as nbgrader releases it (no solutions) and the
+# data the notebooks read. Refuses to replace a folder the kit did not write.
+STUDENT_RELEASE ?= build/student-release
+.PHONY: student-release
+student-release: $(INSTALLED)
+	$(BIN)/python -m codesetlib.teaching.course $(STUDENT_RELEASE)
+
 # Performance is measured here, never in tests; each script writes benchmarks/results/<name>.json and .md.
 bench: $(INSTALLED) system-deps
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -1,7 +1,8 @@
 """Spot the codeset error: flawed codesets, and a grader for each that checks a learner's fix.
 
 Each exercise is a codeset folder under `notebooks/teaching/exercises/<id>/` with one classic fault,
-and a reference solution under `notebooks/teaching/solutions/<id>/`. A grader takes the learner's
+and a reference solution under `teaching/solutions/<id>/`, the lecturer's folder that is never handed
+to students. A grader takes the learner's
 fixed codeset (a `Codeset`, or a folder) and returns a `GradeResult`: whether it passes and, when not,
 what is still wrong, code by code, and how to fix it. Graders state the codeset's clinical intent as
 a few root concepts and ask the terminology for the rest (descendants, inactive concepts and their
@@ -31,7 +32,7 @@ from codesetlib.teaching.counts import PatientCounter
 from codesetlib.terminology import Terminology, open_release
 
 EXERCISES_DIR = "notebooks/teaching/exercises"
-SOLUTIONS_DIR = "notebooks/teaching/solutions"
+SOLUTIONS_DIR = "teaching/solutions"
 FIRST_RELEASE = "snomedct-teaching-20240401"
 SECOND_RELEASE = "snomedct-teaching-20250401"
 MAX_MESSAGES = 8
@@ -62,7 +63,7 @@ class GradeResult:
         return "\n".join([f"{self.exercise}: {verdict}", *(f"- {m}" for m in self.feedback)])
 
     def _repr_markdown_(self) -> str:
-        verdict = "✅ **Passed**" if self.passed else "❌ **Not yet**"
+        verdict = "**Passed**" if self.passed else "**Not yet**"
         return "\n".join([f"{verdict} ({self.exercise})", "", *(f"- {m}" for m in self.feedback)])
 
 

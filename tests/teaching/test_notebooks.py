@@ -1,4 +1,5 @@
-"""The teaching notebooks are stored stripped, parameterised, and hide every solution until opened.
+"""The teaching notebooks are stored stripped and parameterised, and the exercise notebook holds no
+solution: each fix cell asks the course's feedback, which reveals hints before the explanation.
 
 (That they run top to bottom is checked by `pytest --nbval-lax notebooks/teaching`.)
 """
@@ -10,6 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from codesetlib.teaching.course import COURSE
 from codesetlib.teaching.exercises import EXERCISES
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks" / "teaching"
@@ -31,16 +33,14 @@ def test_stored_without_outputs_with_a_parameters_cell_first(path: Path) -> None
         assert f"{name} = " in first.source
 
 
-def test_every_exercise_has_a_fix_cell_and_a_hidden_solution() -> None:
+def test_every_exercise_has_a_fix_cell_and_no_solution() -> None:
     cells = nbformat.read(EXERCISE_BOOK, as_version=4).cells
     text = [c.source for c in cells]
     for exercise_id in EXERCISES:
-        fix = [s for s in text if s.startswith("# Your fix") and f'grade("{exercise_id}"' in s]
+        (course_id,) = [e.id for e in COURSE.values() if e.flawed == exercise_id]
+        fix = [s for s in text if s.startswith("# Your fix") and f'"{exercise_id}"' in s]
         assert len(fix) == 1
-        solutions = [
-            c
-            for c in cells
-            if "solutions_dir" in c.source and f'present("{exercise_id}"' in c.source
-        ]
-        assert [c.metadata.get("tags") for c in solutions] == [["hide-cell"]]
-    assert sum("{dropdown}" in s for s in text) == len(EXERCISES)
+        assert f'coach.check("{course_id}", fixed)' in fix[0]
+    assert not any("solution" in c.source.lower() for c in cells if c.cell_type == "code")
+    assert not any(c.metadata.get("tags") == ["hide-cell"] for c in cells)
+    assert not any("{dropdown}" in s for s in text)
