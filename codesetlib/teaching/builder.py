@@ -67,6 +67,26 @@ def missing_details(codeset_id: str, title: str, purpose: str) -> list[str]:
     return [name for name, value in given.items() if not (value or "").strip()]
 
 
+def require_details(codeset_id: str, title: str, purpose: str) -> None:
+    """Refuse a draft whose id, title or purpose is blank, naming each that is, or whose id is not
+    a codeset id (so that it names a folder inside the drafts folder, never one elsewhere)."""
+    missing = missing_details(codeset_id, title, purpose)
+    if missing:
+        raise BuilderError(
+            f"a draft is saved with an id, a title and a purpose: give it {and_list(missing)}"
+        )
+    check_codeset_id(codeset_id)
+
+
+def check_codeset_id(codeset_id: str) -> None:
+    """Refuse what is not a codeset id, saying what one is."""
+    if not re.fullmatch(CODESET_ID, codeset_id):
+        raise BuilderError(
+            f"'{codeset_id}' is not a codeset id: use lower-case letters, digits and "
+            "underscores, starting with a letter or a digit (e.g. lung_cancer_draft)"
+        )
+
+
 def and_list(words: list[str]) -> str:
     """`a`, `a and b`, `a, b and c`."""
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
@@ -435,11 +455,7 @@ class CodesetBuilder:
         them."""
         if not self.rules:
             raise BuilderError("a codeset needs at least one rule: include a concept first")
-        if not re.fullmatch(CODESET_ID, codeset_id):
-            raise BuilderError(
-                f"'{codeset_id}' is not a codeset id: use lower-case letters, digits and "
-                "underscores, starting with a letter or a digit (e.g. lung_cancer_draft)"
-            )
+        check_codeset_id(codeset_id)
         try:
             draft = new_codeset(
                 codeset_id,
@@ -466,12 +482,8 @@ class CodesetBuilder:
         category: str = "other",
     ) -> Path:
         """Save the draft as `drafts_dir/<codeset_id>/`, refusing a blank id, title or purpose (naming
-        each that is missing) before anything else."""
-        missing = missing_details(codeset_id, title, purpose)
-        if missing:
-            raise BuilderError(
-                f"a draft is saved with an id, a title and a purpose: give it {and_list(missing)}"
-            )
+        each that is missing) or an id that is not one before anything else."""
+        require_details(codeset_id.strip(), title, purpose)
         return self.save(
             resolve(drafts_dir) / codeset_id.strip(),
             title=title,
@@ -495,11 +507,7 @@ class CodesetBuilder:
         but a draft of that id, and this builder saved it or `replace` is given; never otherwise.
         """
         folder = resolve(folder)
-        missing = missing_details(folder.name, title, purpose)
-        if missing:
-            raise BuilderError(
-                f"a draft is saved with an id, a title and a purpose: give it {and_list(missing)}"
-            )
+        require_details(folder.name, title, purpose)
         codeset = self.to_codeset(folder.name, title=title, purpose=purpose, category=category)
         self._refuse_to_replace(folder, replace)
         codes = expand_rules(codeset, self.terminology).codes

@@ -72,6 +72,10 @@ def test_saving_names_each_missing_detail(builder: CodesetBuilder, tmp_path: Pat
         builder.save(drafts / "lung", title=TITLE, purpose="  ")
     with pytest.raises(BuilderError, match="'Lung' is not a codeset id"):
         builder.save_draft(drafts, "Lung", title=TITLE, purpose=PURPOSE)
+    # An id names a folder inside the drafts folder, never one elsewhere.
+    with pytest.raises(BuilderError, match=r"'\.\./lung' is not a codeset id"):
+        builder.save_draft(drafts, "../lung", title=TITLE, purpose=PURPOSE)
+    assert not (tmp_path / "lung").exists()
     assert not drafts.exists()
 
 
