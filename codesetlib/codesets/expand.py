@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from codesetlib.codesets.ecl.evaluate import evaluate_ecl
+from codesetlib.codesets.ecl.syntax import ConceptReference, MemberOf
 from codesetlib.codesets.model import CodeRow, Codeset, CodesetRule
 from codesetlib.core.errors import CodesetFormatError
 from codesetlib.terminology import Terminology, open_release
@@ -39,7 +41,14 @@ def _known(code: str, rule: CodesetRule, field: str, terminology: Terminology) -
 
 
 def rule_matches(rule: CodesetRule, terminology: Terminology) -> frozenset[str]:
-    """The codes a rule names: a concept (and its descendants when asked), one code, or a search."""
+    """The codes a rule names: a concept (and its descendants when asked), one code, a search, the
+    active concepts an ECL expression selects, or the active members of a refset."""
+    if rule.ecl is not None:
+        return evaluate_ecl(rule.ecl, terminology, field=f"rules[{rule.id}].ecl")
+    if rule.refset is not None:
+        _known(rule.refset, rule, "refset", terminology)
+        members = MemberOf(ConceptReference(rule.refset, rule.term))
+        return evaluate_ecl(members, terminology, field=f"rules[{rule.id}].refset")
     if rule.search is not None:
         found = {c.code for c in terminology.search(rule.search)}
         if rule.within is not None:

@@ -102,13 +102,14 @@ def _atlas_expression(codeset: Codeset, vocabulary: OmopVocabulary | None) -> di
         )
     items = []
     for rule in codeset.rules:
-        if rule.search is not None:
+        kind = next((k for k in ("search", "ecl", "refset") if getattr(rule, k) is not None), None)
+        if kind is not None:
             raise CodesetFormatError(
-                f"rule {rule.id} selects by search, which an ATLAS concept set cannot express; "
+                f"rule {rule.id} selects by {kind}, which an ATLAS concept set cannot express; "
                 "export as opencodelists instead",
                 field=f"rules[{rule.id}]",
             )
-        code = rule.concept or rule.code or ""  # a rule that does not search names one of them
+        code = rule.concept or rule.code or ""  # any other rule names one of them
         items.append(
             {
                 "concept": _atlas_concept(rule, code, vocabulary)

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from codesetlib.codesets.ecl import EclEvaluator
+from codesetlib.codesets.ecl.syntax import ConceptReference, MemberOf, concept_references, parse_ecl
 from codesetlib.codesets.expand import Expansion, expand_rules, open_codeset_release
 from codesetlib.codesets.files import (
     CODES_FILE,
@@ -160,6 +162,66 @@ def rule_findings(codeset: Codeset, expansion: Expansion) -> Iterable[Finding]:
                 rule=rule.id,
             )
         seen.setdefault(key, rule.id)
+
+
+def ecl_rule_findings(codeset: Codeset, terminology: Terminology) -> Iterable[Finding]:
+    """In `ecl` and `refset` rules: concepts written with a term other than the release's, concepts
+    inactive in the release (they select nothing), and inactive refset members left out. That the
+    ECL parses is checked when the codeset is read, and that a refset exists when it is expanded."""
+    for rule in codeset.rules:
+        if rule.ecl is not None:
+            expression = parse_ecl(rule.ecl)
+        elif rule.refset is not None:
+            expression = MemberOf(ConceptReference(rule.refset, rule.term))
+        else:
+            continue
+        evaluator = EclEvaluator(terminology, field=f"rules[{rule.id}]")
+        evaluator.evaluate(expression)
+        named = {r.code: r for r in concept_references(expression)}
+        yield from _ecl_concepts(codeset, rule.id, named, terminology)
+        members = sorted(evaluator.inactive_left_out - named.keys())
+        if members:
+            yield Finding(
+                codeset.id,
+                "inactive-members-left-out",
+                "info",
+                f"{len(members)} refset member(s) inactive in {terminology.release.id} are left out "
+                f"(e.g. {members[0]} |{terminology.concept(members[0]).term}|)",
+                "nothing to do unless they were meant to count: an inactive concept is not recorded "
+                "in new records",
+                rule=rule.id,
+            )
+
+
+def _ecl_concepts(
+    codeset: Codeset, rule_id: str, named: dict[str, ConceptReference], terminology: Terminology
+) -> Iterable[Finding]:
+    for code, reference in named.items():
+        concept = terminology.concept(code)
+        if not concept.active:
+            targets = terminology.replacements(code)
+            described = "; ".join(f"{k} {', '.join(sorted(v))}" for k, v in sorted(targets.items()))
+            yield Finding(
+                codeset.id,
+                "ecl-inactive-concept",
+                "warning",
+                f"{code} |{concept.term}| is inactive in {terminology.release.id}, and ECL leaves "
+                "it out",
+                f"use its replacement ({described})" if described else "name a current concept",
+                code=code,
+                rule=rule_id,
+            )
+        elif reference.term and reference.term != concept.term:
+            yield Finding(
+                codeset.id,
+                "ecl-term-differs",
+                "warning",
+                f"{code} is written |{reference.term}| but is |{concept.term}| in "
+                f"{terminology.release.id}",
+                "correct the term, or check the code",
+                code=code,
+                rule=rule_id,
+            )
 
 
 def unreviewed_descendants(
@@ -418,6 +480,7 @@ def _lint_codeset(
         *inactive_codes(codeset, recorded, terminology),
         *drift(codeset, recorded, expansion),
         *rule_findings(codeset, expansion),
+        *ecl_rule_findings(codeset, terminology),
         *unreviewed_descendants(codeset, expansion, terminology),
         *suspicious_concepts(codeset, recorded),
         *decisions_about_nothing(codeset, recorded, terminology),

@@ -33,6 +33,8 @@ PATTERN_HINTS = {
     HASH: "'sha256:' and 64 hexadecimal digits",
 }
 CodingSystem = Literal["snomedct", "dmd", "icd10"]
+# What a rule may name: exactly one of these.
+RULE_TARGETS = ("concept", "search", "code", "ecl", "refset")
 # Any other vocabulary of an OMOP vocabulary release (see terminology.omop_vocabulary), e.g. omop:rxnorm.
 OMOP_CODING_SYSTEM = r"^omop:[a-z0-9_+]+$"
 
@@ -57,8 +59,10 @@ class CodesetRule(StrictModel):
     """One ordered step of a codeset's definition.
 
     Exactly one of: `concept` (with or without its descendants), `search` (active concepts whose terms
-    contain every word, optionally only `within` a concept's descendants) or `code` (one code alone).
-    An include adds what the rule matches; an exclude removes it from what earlier rules added.
+    contain every word, optionally only `within` a concept's descendants), `code` (one code alone),
+    `ecl` (the active concepts a SNOMED CT expression constraint selects) or `refset` (the active
+    members of a reference set). An include adds what the rule matches; an exclude removes it from
+    what earlier rules added.
     """
 
     id: str = Field(pattern=RULE_ID)
@@ -67,22 +71,27 @@ class CodesetRule(StrictModel):
     search: str | None = Field(default=None, min_length=2)
     code: str | None = Field(default=None, pattern=CODE)
     within: str | None = Field(default=None, pattern=CODE)
+    # The model reads no file, so not the ECL grammar either: expansion parses it, naming the rule.
+    ecl: str | None = Field(
+        default=None, min_length=1, description="an expression constraint (ECL 2.x)"
+    )
+    refset: str | None = Field(default=None, pattern=CODE, description="a reference set's id")
     term: str | None = None
     descendants: bool = True
     note: str | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> CodesetRule:
-        given = [k for k in ("concept", "search", "code") if getattr(self, k) is not None]
+        given = [k for k in RULE_TARGETS if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
-                "a rule names exactly one of concept, search or code"
+                "a rule names exactly one of concept, search, code, ecl or refset"
                 + (f" (found {', '.join(given)})" if given else "")
             )
         if self.within is not None and self.search is None:
             raise ValueError("within goes with search")
-        if (self.concept or self.code) and not self.term:
-            raise ValueError("a concept or code rule gives the term it names, for review")
+        if (self.concept or self.code or self.refset) and not self.term:
+            raise ValueError("a concept, code or refset rule gives the term it names, for review")
         return self
 
     @property
@@ -91,6 +100,10 @@ class CodesetRule(StrictModel):
         if self.search is not None:
             scope = f" within {self.within}" if self.within else ""
             return f'search "{self.search}"{scope}'
+        if self.ecl is not None:
+            return f"ECL {' '.join(self.ecl.split())}"
+        if self.refset is not None:
+            return f"members of refset {self.refset} |{self.term}|"
         code = self.concept or self.code
         scope = " and descendants" if self.concept and self.descendants else " only"
         return f"{code} |{self.term}|{scope}"
@@ -255,6 +268,9 @@ def version_key(version: str) -> tuple[int, ...]:
 # inclusion and exclusion criteria, limitations), decisions, authors, reviewers' sign-offs, references
 # and changelog. codesets/README.md says so to users.
 NOT_HASHED = {"status", "published"}
+# Rule kinds added to format v1 after versions were published with it: hashed only in a rule that uses
+# one, so that every version published before they were added keeps its hash.
+LATER_RULE_TARGETS = ("ecl", "refset")
 
 
 def content_hash(codeset: Codeset, rows: list[CodeRow]) -> str:
@@ -263,10 +279,12 @@ def content_hash(codeset: Codeset, rows: list[CodeRow]) -> str:
     Both are hashed as parsed values, not file bytes, so reformatting the YAML or how codes.csv is
     written (line endings, quoting, formula escaping) does not change it, while any change of value
     does."""
-    content = {
-        "codeset": codeset.model_dump(mode="json", exclude=NOT_HASHED),
-        "codes": [row.model_dump(mode="json") for row in rows],
-    }
+    dumped = codeset.model_dump(mode="json", exclude=NOT_HASHED)
+    for rule in dumped["rules"]:
+        for name in LATER_RULE_TARGETS:
+            if rule[name] is None:
+                del rule[name]
+    content = {"codeset": dumped, "codes": [row.model_dump(mode="json") for row in rows]}
     text = json.dumps(content, sort_keys=True, ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
