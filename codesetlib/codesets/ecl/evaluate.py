@@ -67,7 +67,7 @@ class EclEvaluator:
         selected = self._materialise(self._select(tree))
         left_out = selected & self._inactive_met
         self.inactive_left_out |= left_out
-        return selected - left_out
+        return selected - left_out if left_out else selected
 
     # What each kind of expression selects.
 
@@ -131,6 +131,11 @@ class EclEvaluator:
             ">!": self.terminology.parents,
         }
         walk = walks[_base(operator)]
+        with_self = operator in ("<<", ">>", "<<!", ">>!")
+        if len(operand) == 1:
+            # The usual case, one concept: its walk as the terminology gives it, without a copy.
+            (code,) = operand
+            return walk(code) | operand if with_self else walk(code)
         found: set[str] = set()
         transitive = "!" not in operator
         # A concept already found below (above) another of the operand needs no walk of its own.
@@ -138,7 +143,7 @@ class EclEvaluator:
             if transitive and code in found:
                 continue
             found |= walk(code)
-        if operator in ("<<", ">>", "<<!", ">>!"):
+        if with_self:
             found |= operand
         return frozenset(found)
 
