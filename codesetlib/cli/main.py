@@ -407,6 +407,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
         for note in notes:
             print(f"codeset: note: {note}", file=sys.stderr)
+    elif args.format == "ecl":
+        from codesetlib.codesets.ecl import export_ecl
+
+        text = export_ecl(codeset, expansion)
     else:
         text = export_codeset(codeset, expansion, args.format)
     _write_or_print(out, text)
@@ -563,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--format",
         required=True,
-        choices=["opencodelists", "ehrql", "atlas", "fhir"],
+        choices=["opencodelists", "ehrql", "atlas", "fhir", "ecl"],
         help="a flat list (or a ValueSet's concepts) is fitted with the fewest hierarchy rules",
     )
     imp.add_argument("--id", required=True, help="the new codeset's id")
@@ -578,7 +582,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     exp = add("export", cmd_export, "Export a codeset for another tool.")
     exp.add_argument("codeset", help="a codeset id or folder")
-    exp.add_argument("--format", required=True, choices=["opencodelists", "ehrql", "atlas", "fhir"])
+    exp.add_argument(
+        "--format", required=True, choices=["opencodelists", "ehrql", "atlas", "fhir", "ecl"]
+    )
     exp.add_argument(
         "--base-url",
         default="https://example.org/fhir/ValueSet",

@@ -14,8 +14,9 @@ What the kit writes (`valueset`), field by field:
 - `compose`: one include of the coding system (`http://snomed.info/sct`, `https://dmd.nhs.uk`,
   `http://hl7.org/fhir/sid/icd-10`) at the release's version. SNOMED CT names the edition's module
   and the date, `http://snomed.info/sct/<module>/version/<date>`, and selects by a `constraint`
-  filter holding the codeset's rules as ECL when the ECL module can write them, else by an explicit
-  concept list, as dm+d and ICD-10 always do.
+  filter holding the codeset's rules as one ECL expression (`ecl.codeset_ecl`, checked to select the
+  expansion's active codes; an inactive code the rules name is listed in a second include, since ECL
+  selects active concepts only), else by an explicit concept list, as dm+d and ICD-10 always are.
 - `expansion`: every code the rules give, with its term (and `inactive` when it is), the release as
   its `version` parameter, and a timestamp at the version's date, so that the same version always
   gives the same file.
@@ -28,7 +29,6 @@ naming the file and the FHIR path (`compose.include[0].filter[0].value`).
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -37,6 +37,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from codesetlib.codesets.ecl import codeset_ecl, evaluate_ecl, rules_from_ecl
 from codesetlib.codesets.expand import Expansion, code_sort_key
 from codesetlib.codesets.fitting import Fit, fit_codes
 from codesetlib.codesets.model import Codeset, CodesetRule, ContextOfUse, Person
@@ -129,26 +130,14 @@ def _use_context(context: ContextOfUse | None) -> list[dict]:
     ]
 
 
-def _ecl(name: str) -> Any:
-    """A function of the ECL module (`codesetlib.codesets.ecl`), or None where the kit has none."""
-    try:
-        module = importlib.import_module("codesetlib.codesets.ecl")
-    except ImportError:
-        return None
-    return getattr(module, name, None)
-
-
 def _codeset_ecl(
     codeset: Codeset, expansion: Expansion, terminology: Terminology, notes: list[str]
 ) -> str | None:
     """The codeset's rules as ECL, checked to select the expansion's active codes; None (and a
     note) when the ECL module cannot write them or what it writes selects other codes."""
-    writer, evaluate = _ecl("codeset_ecl"), _ecl("evaluate_ecl")
-    if writer is None or evaluate is None:
-        return None
     try:
-        expression = writer(codeset, terminology)
-        selected = evaluate(expression, terminology)
+        expression = codeset_ecl(codeset, terminology)
+        selected = evaluate_ecl(expression, terminology)
     except CodesetError as exc:
         notes.append(f"the rules are written as a list of concepts, not ECL: {exc.message}")
         return None
@@ -159,7 +148,7 @@ def _codeset_ecl(
             f"selects {len(selected ^ active)} code(s) the expansion does not agree on"
         )
         return None
-    return str(expression)
+    return expression
 
 
 def valueset(
@@ -476,26 +465,16 @@ def release_for(read: ReadValueSet, release_id: str | None) -> Terminology:
 
 def _ecl_rules(ecl: str, terminology: Terminology, path: Path, where: str) -> list[CodesetRule]:
     """Rules for an ECL expression, from the ECL module; its errors name the FHIR path."""
-    reader = _ecl("rules_from_ecl")
-    if reader is None:
-        raise CodesetFormatError(
-            "an ECL constraint cannot be read: this kit has no ECL module", path=path, field=where
-        )
     try:
-        return list(reader(ecl, terminology))
+        return rules_from_ecl(ecl, terminology)
     except CodesetError as exc:
         raise CodesetFormatError(exc.message, path=path, field=where) from None
 
 
 def _ecl_codes(ecl: str, terminology: Terminology, path: Path, where: str) -> set[str]:
     """The codes an ECL expression selects, from the ECL module; its errors name the FHIR path."""
-    evaluate = _ecl("evaluate_ecl")
-    if evaluate is None:
-        raise CodesetFormatError(
-            "an ECL constraint cannot be read: this kit has no ECL module", path=path, field=where
-        )
     try:
-        return set(evaluate(ecl, terminology))
+        return set(evaluate_ecl(ecl, terminology))
     except CodesetError as exc:
         raise CodesetFormatError(exc.message, path=path, field=where) from None
 

@@ -9,6 +9,7 @@
   when a vocabulary release of its coding system is given; otherwise a concept is exported by its code,
   name and vocabulary alone.
 - `fhir`: a FHIR R4 ValueSet (JSON), written and read by `fhir.py`.
+- `ecl`: one SNOMED CT ECL expression, written and read by `ecl/convert.py`.
 
 A flat list carries no hierarchy: `rules_from_file` reads it as one single-code rule per code, and
 `import_codelist` (what `codeset import` runs) fits the fewest hierarchy rules that give exactly its
@@ -39,7 +40,7 @@ from codesetlib.terminology.omop_vocabulary import RELEASE_PREFIX, OmopVocabular
 Format = Literal["opencodelists", "ehrql", "atlas"]
 # The formats every codeset card offers to download; `fhir` is exported and imported by command.
 FORMATS: tuple[Format, ...] = ("opencodelists", "ehrql", "atlas")
-EXCHANGE_FORMATS = (*FORMATS, "fhir")
+EXCHANGE_FORMATS = (*FORMATS, "fhir", "ecl")
 DEFAULT_RELEASE = "snomedct-teaching-20240401"
 VOCABULARY = {"snomedct": "SNOMED", "dmd": "dm+d", "icd10": "ICD10"}
 
@@ -323,7 +324,8 @@ def import_codelist(
 
     A flat list (OpenCodelists, ehrQL, an ATLAS set of single codes, a ValueSet's concepts) becomes
     the fewest hierarchy rules that give exactly its codes; an ATLAS set with descendants or
-    exclusions keeps its items as rules; a ValueSet holding ECL gets the ECL's rules. A ValueSet names
+    exclusions keeps its items as rules; an ECL expression, or a ValueSet holding one, gets the
+    expression's rules. A ValueSet names
     its release by its version, so `release` may be left out for one; the other formats default to
     the teaching release."""
     if fmt == "fhir":
@@ -333,6 +335,11 @@ def import_codelist(
         terminology = release_for(read, release)
         got = import_valueset(read, terminology)
         return ImportedCodelist(got.rules, terminology, got.fit, got.metadata, got.notes)
+    if fmt == "ecl":
+        from codesetlib.codesets.ecl import import_ecl
+
+        terminology = open_release(release or DEFAULT_RELEASE)
+        return ImportedCodelist(import_ecl(path, terminology), terminology)
     if fmt not in FORMATS:
         raise CodesetFormatError(
             f"unknown format '{fmt}' (expected {', '.join(EXCHANGE_FORMATS)})", path=path

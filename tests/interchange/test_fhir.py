@@ -318,3 +318,64 @@ def test_a_flat_csv_imports_as_fitted_rules(tmp_path, capsys):
         ("include", "73211009 |Diabetes mellitus| and descendants"),
         ("exclude", "4855003 |Diabetic retinopathy| only"),
     ]
+
+
+def test_snomed_rules_travel_as_one_ecl_constraint_and_come_back_as_the_same_rules(tmp_path):
+    from codesetlib.codesets.ecl import codeset_ecl
+
+    original = load_codeset(SHIPPED / "cancer_diagnosis")
+    document = json.loads(exported("cancer_diagnosis", tmp_path).read_text())
+    (include,) = document["compose"]["include"]
+    assert include["filter"] == [
+        {"property": "constraint", "op": "=", "value": codeset_ecl(original)}
+    ]
+    assert "concept" not in include
+    back, got = imported(exported("cancer_diagnosis", tmp_path))
+    assert got.fit is None and got.notes == ["read the ValueSet's ECL constraint as 7 rule(s)"]
+    assert [(r.action, r.target) for r in back.rules] == [
+        (r.action, r.target) for r in original.rules
+    ]
+
+
+def test_an_inactive_code_the_rules_name_is_listed_beside_the_ecl(tmp_path):
+    folder = tmp_path / "codesets" / "bowel"
+    folder.mkdir(parents=True)
+    (folder / "codeset.yaml").write_text(
+        "id: bowel\ntitle: Bowel cancer\nversion: 1.0.0\nstatus: draft\ncoding_system: snomedct\n"
+        "terminology_release: snomedct-teaching-20240401\npurpose: Bowel cancer.\nrules:\n"
+        "  - {id: R1, action: include, concept: '73211009', term: Diabetes mellitus}\n"
+        "  - {id: R2, action: include, code: '29999999105', term: Malignant neoplasm of large bowel NOS}\n"
+        "authors:\n  - name: A. Researcher\n"
+    )
+    codeset = load_codeset(folder)
+    document = valueset(codeset, expand_rules(codeset))
+    first, second = document["compose"]["include"]
+    assert first["filter"][0]["property"] == "constraint"
+    assert second["concept"] == [
+        {"code": "29999999105", "display": "Malignant neoplasm of large bowel NOS"}
+    ]
+    inactive = [c for c in document["expansion"]["contains"] if c.get("inactive")]
+    assert [c["code"] for c in inactive] == ["29999999105"]
+    back, _ = imported(write(tmp_path, document))
+    assert expand_rules(back).code_set == expand_rules(codeset).code_set
+
+
+def test_ecl_the_kit_cannot_read_is_refused_at_its_fhir_path(tmp_path):
+    constraint = {"property": "constraint", "op": "=", "value": "<< 73211009 OR AND"}
+    with pytest.raises(CodesetError) as raised:
+        import_codelist(write(tmp_path, composed(SCT | {"filter": [constraint]})), "fhir")
+    assert raised.value.field == "compose.include[0].filter[0].value"
+    assert str(tmp_path / "vs.json") in raised.value.location_message()
+
+
+def test_the_command_exports_and_imports_ecl(tmp_path, capsys):
+    out = tmp_path / "diabetes.ecl"
+    assert main(["--codesets-dir", str(SHIPPED), "export", "diabetes", "--format", "ecl",
+                 "--out", str(out)]) == 0  # fmt: skip
+    root = tmp_path / "codesets"
+    assert main(["--codesets-dir", str(root), "import", str(out), "--format", "ecl",
+                 "--id", "diabetes", "--author", "A"]) == 0  # fmt: skip
+    original = load_codeset(SHIPPED / "diabetes")
+    back = load_codeset(root / "diabetes")
+    assert expand_rules(back).code_set == expand_rules(original).code_set
+    capsys.readouterr()
