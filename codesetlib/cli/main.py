@@ -610,6 +610,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(add("synth", cmd_synth, "Generate a synthetic primary-care dataset."))
 
+    from codesetlib.cli import ecl
+
+    ecl.add_arguments(
+        add("ecl", ecl.run, "Print the concepts an ECL expression selects in a release.")
+    )
+
     from codesetlib.cli.cohort import add_cohort_arguments, add_measure_arguments
 
     add_cohort_arguments(

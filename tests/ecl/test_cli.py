@@ -47,3 +47,26 @@ def test_an_expression_it_cannot_read_is_a_user_error(teaching) -> None:
     assert refused.value.location_message().startswith(
         "expression: line 1, column 13: filters ({{ ... }}) are not supported"
     )
+
+
+def test_the_codeset_command_runs_it_and_refuses_bad_syntax_in_one_line(teaching) -> None:
+    import subprocess
+    import sys
+
+    def codeset(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "codesetlib.cli", "ecl", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    found = codeset("<< 46635009", "--release", "snomedct-teaching-20250401")
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.splitlines()[0] == "46635009\tDiabetes mellitus type 1"
+    bad = codeset("<< 46635009 AND << 1 OR", "--release", "snomedct-teaching-20250401")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        "codeset: error: expression: line 1, column 20: expected one of a concept id, *, ^, (, "
+        "found '1'"
+    ]
