@@ -111,6 +111,8 @@ class Feedback:
             [f"{self.exercise} {self.title}: {verdict}", *(f"- {m}" for m in self.lines)]
         )
 
+    __repr__ = __str__  # what a notebook shows where it cannot render markdown
+
     def _repr_markdown_(self) -> str:
         verdict = "**Correct**" if self.correct else f"**Not yet** ({self.step})"
         return "\n".join(
