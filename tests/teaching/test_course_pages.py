@@ -69,3 +69,18 @@ def test_the_overview_spells_out_the_lecturers_commands() -> None:
     makefile = (ROOT / "Makefile").read_text()
     for target in ("lab:", "builder:", "student-release:"):
         assert f"\n{target}" in makefile
+
+
+def test_the_record_names_no_exercise_fault() -> None:
+    # The book is public: students read it, so each flawed codeset's fault stays in the
+    # lecturer's notes.
+    from codesetlib.teaching.exercises import EXERCISES
+
+    pages = {
+        p: p.read_text(encoding="utf-8")
+        for p in (ROOT / "book").rglob("*.md")
+        if not {"_build", "generated"} & set(p.relative_to(ROOT / "book").parts)
+    }
+    for exercise in EXERCISES.values():
+        for page, text in pages.items():
+            assert exercise.fault not in text, (exercise.id, page)
