@@ -69,6 +69,13 @@ class ReleaseTables:
     association_history: pa.Table = field(default_factory=lambda: empty_table(ASSOCIATION_COLUMNS))
 
 
+def quiet(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """The connection without DuckDB's progress bar, which a long query draws on standard output,
+    where a command prints its own lines."""
+    connection.execute("SET enable_progress_bar = false")
+    return connection
+
+
 def empty_table(columns: dict[str, pa.DataType]) -> pa.Table:
     """A table of `columns` with no rows."""
     return pa.table({name: pa.array([], kind) for name, kind in columns.items()})
@@ -157,7 +164,7 @@ def build_index(tables: ReleaseTables, release: Release, target: Path) -> None:
         )
     with building(target) as temporary:
         try:
-            connection = duckdb.connect(str(temporary))
+            connection = quiet(duckdb.connect(str(temporary)))
         except duckdb.Error as exc:
             raise TerminologyError(
                 f"cannot write the release index ({exc}); set CODESET_CACHE_DIR to a folder you "
@@ -232,6 +239,53 @@ def _write_relationships_and_refsets(connection: duckdb.DuckDBPyConnection, tabl
     )
 
 
+def _numbers(column: pa.ChunkedArray, dtype: type) -> np.ndarray:
+    """A column of numbers without nulls as a numpy array over Arrow's own buffer. Arrow's `to_numpy`
+    (and DuckDB's `fetchnumpy`) import pandas, which costs a process that only opens a release a
+    third of a second."""
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if len(array) == 0:
+        return np.array([], dtype=dtype)
+    size = np.dtype(dtype).itemsize
+    return np.frombuffer(
+        array.buffers()[1], dtype=dtype, count=len(array), offset=array.offset * size
+    )
+
+
+def _numpy(relation: duckdb.DuckDBPyRelation, kinds: dict[str, type]) -> dict[str, np.ndarray]:
+    """The numeric columns `kinds` of a query as numpy arrays (see `_numbers`)."""
+    table = relation.to_arrow_table()
+    return {name: _numbers(table[name], kind) for name, kind in kinds.items()}
+
+
+class CodePositions:
+    """Where each code sits in the index. Codes that are all numbers (SNOMED CT and dm+d identifiers)
+    are found by a binary search over their values, which costs a few milliseconds to prepare where a
+    dictionary of a SNOMED CT-sized release costs a third of a second on every open; other codes use
+    a dictionary."""
+
+    def __init__(self, codes: list[str], numbers: pa.ChunkedArray) -> None:
+        self._index: dict[str, int] | None = None
+        # `numbers` holds each code's value where the code is exactly that number's digits.
+        if numbers.null_count or not codes:
+            self._index = dict(zip(codes, range(len(codes)), strict=True))
+            return
+        values = _numbers(numbers, np.uint64)
+        self._order = np.argsort(values, kind="stable")
+        self._sorted = values[self._order]
+
+    def get(self, code: str) -> int | None:
+        if self._index is not None:
+            return self._index.get(code)
+        if not code.isascii() or not code.isdigit() or code.startswith("0") or len(code) > 19:
+            return None
+        value = np.uint64(int(code))
+        at = int(np.searchsorted(self._sorted, value))
+        if at < len(self._sorted) and self._sorted[at] == value:
+            return int(self._order[at])
+        return None
+
+
 class IndexedTerminology(Terminology):
     """A release opened from its index file. Subclasses find or build the index for their format."""
 
@@ -239,22 +293,25 @@ class IndexedTerminology(Terminology):
         self.release = release
         self.index_file = index_file
         try:
-            self._db = duckdb.connect(str(index_file), read_only=True)
+            self._db = quiet(duckdb.connect(str(index_file), read_only=True))
         except duckdb.Error as exc:
             raise TerminologyError(
                 f"the cached index of {release.id} cannot be opened ({exc}); delete it and the "
                 "release is indexed again",
                 path=index_file,
             ) from None
-        concepts = self._db.sql("SELECT code, active, term, fsn FROM concepts ORDER BY idx")
-        columns = concepts.to_arrow_table()
-        self._codes = columns["code"].to_numpy()
-        self._active = columns["active"].to_numpy()
-        self._terms = columns["term"].to_numpy()
-        self._fsns = columns["fsn"].to_numpy()
-        self._position = dict(zip(self._codes.tolist(), range(len(self._codes)), strict=True))
-        edges = self._db.execute("SELECT child, parent FROM is_a").fetchnumpy()
-        size, child, parent = len(self._codes), edges["child"], edges["parent"]
+        columns = self._db.sql(
+            "SELECT code, active::TINYINT AS active, CASE WHEN TRY_CAST(code AS UBIGINT)::VARCHAR "
+            "= code THEN TRY_CAST(code AS UBIGINT) END AS number FROM concepts ORDER BY idx"
+        ).to_arrow_table()
+        codes = columns["code"].to_pylist()
+        self._codes = np.array(codes, dtype=object)
+        self._active = _numbers(columns["active"], np.int8).astype(bool)
+        self._names: tuple[list, list] | None = None
+        self._position = CodePositions(codes, columns["number"])
+        edges = self._db.sql("SELECT child, parent FROM is_a").to_arrow_table()
+        child, parent = _numbers(edges["child"], np.int32), _numbers(edges["parent"], np.int32)
+        size = len(codes)
         self._up = compressed_rows(size, child, parent)
         self._down = compressed_rows(size, parent, child)
         self._attributes: tuple[np.ndarray, ...] | None = None
@@ -264,9 +321,15 @@ class IndexedTerminology(Terminology):
         return self._position.get(self.normalise(code))
 
     def _concept(self, i: int) -> Concept:
-        fsn = self._fsns[i]
+        if self._names is None:
+            # Read on first use: opening a release to walk its hierarchy does not need the terms.
+            names = self._db.cursor().sql("SELECT term, fsn FROM concepts ORDER BY idx")
+            table = names.to_arrow_table()
+            self._names = (table["term"].to_pylist(), table["fsn"].to_pylist())
+        terms, fsns = self._names
+        fsn = fsns[i]
         return Concept(
-            self._codes[i], self._terms[i] or fsn or "", bool(self._active[i]), self.system,
+            self._codes[i], terms[i] or fsn or "", bool(self._active[i]), self.system,
             self.release.id, fsn,
         )  # fmt: skip
 
@@ -288,7 +351,9 @@ class IndexedTerminology(Terminology):
         return self._neighbours(code, self._down)
 
     def _walk_from(self, code: str, adjacency: tuple[np.ndarray, ...]) -> frozenset[str]:
-        start = self._position[self.concept(code).code]
+        start = self._at(code)
+        if start is None:
+            raise self.missing(code)
         return frozenset(self._codes[reachable(*adjacency, start)].tolist())
 
     def descendants_of(self, code: str) -> frozenset[str]:
@@ -306,7 +371,8 @@ class IndexedTerminology(Terminology):
             return []
         where = " AND ".join("contains(term_lower, ?)" for _ in words)
         query = f"SELECT DISTINCT concept FROM descriptions WHERE {where}"
-        found = np.sort(self._db.cursor().execute(query, words).fetchnumpy()["concept"])
+        relation = self._db.cursor().sql(query, params=words)
+        found = np.sort(_numpy(relation, {"concept": np.int32})["concept"])
         if not include_inactive:
             found = found[self._active[found]]
         return [self._concept(int(i)) for i in found]
@@ -331,14 +397,21 @@ class IndexedTerminology(Terminology):
     def _relationship_arrays(self) -> tuple[np.ndarray, ...]:
         # Read on first use: a session that asks no attribute question does not pay for them.
         if self._attributes is None:
-            rows = (
-                self._db.cursor()
-                .execute("SELECT source, type, destination FROM relationships")
-                .fetchnumpy()
+            cursor = self._db.cursor()
+            # Types are codes (a subset of SNOMED CT need not hold them as concepts), numbered here
+            # in code order, the rows sorted by them so that each type is one slice.
+            rows = _numpy(
+                cursor.sql(
+                    "SELECT source, destination, (dense_rank() OVER (ORDER BY type) - 1)::INTEGER "
+                    "AS kind FROM relationships ORDER BY type, source, destination"
+                ),
+                {"source": np.int32, "destination": np.int32, "kind": np.int32},
             )
-            # Types are codes (a subset of SNOMED CT need not hold them as concepts), numbered here.
-            names, kind = np.unique(rows["type"].astype(str), return_inverse=True)
-            self._types = dict(zip(names.tolist(), range(len(names)), strict=True))
+            names = cursor.sql("SELECT DISTINCT type FROM relationships ORDER BY type")
+            self._types = {
+                code: n for n, code in enumerate(names.to_arrow_table()["type"].to_pylist())
+            }
+            kind = rows["kind"]
             self._attributes = (rows["source"], kind, rows["destination"])
         return self._attributes
 
@@ -379,10 +452,10 @@ class IndexedTerminology(Terminology):
                 "holds a member of it",
                 field="refset",
             )
-        rows = cursor.execute(
-            "SELECT member FROM refset_members WHERE refset = ?", [refset_id]
-        ).fetchnumpy()
-        return frozenset(rows["member"].tolist())
+        rows = cursor.sql(
+            "SELECT member FROM refset_members WHERE refset = ?", params=[refset_id]
+        ).to_arrow_table()
+        return frozenset(rows["member"].to_pylist())
 
     def inactivated_on(self, code: str) -> str | None:
         concept = self.lookup(code)

@@ -45,6 +45,7 @@ from codesetlib.terminology.index import (
     ReleaseTables,
     build_index,
     empty_table,
+    quiet,
 )
 
 __all__ = ["CONCEPT_PARTITIONS", "SnomedCT", "find_release", "sctid_problem", "verhoeff_valid"]
@@ -411,7 +412,7 @@ def _latest(table: pa.Table, key: str) -> pa.Table:
     when an extension carries a later version of a component of the release it extends."""
     if "effectiveTime" not in table.column_names:
         return table
-    with duckdb.connect() as db:
+    with quiet(duckdb.connect()) as db:
         db.register("rows", table)
         return db.sql(
             f"SELECT * FROM rows QUALIFY row_number() OVER (PARTITION BY {key} "
@@ -484,7 +485,7 @@ def read_release(files: dict[str, list[ReleaseFile]], path: Path | None = None) 
         ["effectiveTime"],
     )
     simple = _read_all(files["simple"], ["active", "refsetId", "referencedComponentId"])
-    with duckdb.connect() as db:
+    with quiet(duckdb.connect()) as db:
         for name, table in [
             ("concepts", concepts),
             ("descriptions", descriptions),
