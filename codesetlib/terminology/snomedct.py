@@ -149,6 +149,13 @@ class Package:
     def core(self, kind: str) -> ReleaseFile:
         """The one file of a core kind (concept, description, relationship) the package must hold."""
         found = self.matching(kind)
+        if not found:
+            # A folder where the file should be is named as such, not as a missing file.
+            folder = Path(self.where) / "Snapshot" / "Terminology"
+            entries = sorted(folder.iterdir()) if folder.is_dir() else []
+            for entry in entries:
+                if entry.is_dir() and _PATTERNS[kind].fullmatch(entry.name):
+                    raise MalformedRelease("is a folder, not a file", path=str(entry))
         if len(found) != 1:
             what = "no file" if not found else f"{len(found)} files"
             raise MissingReleaseFile(
@@ -202,6 +209,11 @@ def find_release(path: Path) -> Release:
 
 
 def _identity(path: Path, found: list[Package]) -> Release:
+    # Each package holds exactly one file of each core kind, or the release is refused here, as it
+    # is found, not later when a codeset opens it.
+    for package in found:
+        for kind in CORE:
+            package.core(kind)
     identities = [package.identity() for package in found]
     editions = sorted({edition for edition, _ in identities}, key=str.lower)
     named = [e for e in editions if e.lower() not in _BASE_EDITIONS] or editions
