@@ -42,7 +42,7 @@ from codesetlib.codesets.expand import Expansion, code_sort_key
 from codesetlib.codesets.fitting import Fit, fit_codes
 from codesetlib.codesets.model import Codeset, CodesetRule, ContextOfUse, Person
 from codesetlib.core.errors import CodesetError, CodesetFormatError
-from codesetlib.core.textfiles import one_line, read_text
+from codesetlib.core.textfiles import one_line, read_json
 from codesetlib.terminology import Release, Terminology, available_releases, open_release
 
 DEFAULT_BASE_URL = "https://example.org/fhir/ValueSet"
@@ -298,18 +298,7 @@ class ReadValueSet:
 
 
 def _load_json(path: Path) -> object:
-    text = read_text(path, CodesetFormatError)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CodesetFormatError(
-            f"not a FHIR ValueSet: not JSON ({exc.msg}, column {exc.colno})",
-            path=path,
-            line=exc.lineno,
-        ) from None
-    except (ValueError, RecursionError) as exc:
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
-        raise CodesetFormatError(f"not JSON the kit can read: {reason}", path=path) from None
+    return read_json(path, CodesetFormatError, "a FHIR ValueSet")
 
 
 def _selection(part: Any, where: str, path: Path) -> Selection:

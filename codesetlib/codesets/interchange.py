@@ -33,7 +33,7 @@ from codesetlib.codesets.model import Codeset, CodesetRule, Decision, Person
 from codesetlib.core import atomic
 from codesetlib.core.csvfiles import csv_text, read_csv
 from codesetlib.core.errors import CodesetFormatError
-from codesetlib.core.textfiles import one_line, read_text
+from codesetlib.core.textfiles import one_line, read_json
 from codesetlib.terminology import Concept, Terminology, open_release
 from codesetlib.terminology.omop_vocabulary import RELEASE_PREFIX, OmopVocabulary
 
@@ -187,19 +187,7 @@ def _kind(value: object) -> str:
 
 def _atlas_items(path: Path) -> list:
     """The `items` list of an ATLAS concept set expression, refusing any other shape."""
-    text = read_text(path, CodesetFormatError)
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CodesetFormatError(
-            f"not an ATLAS concept set expression: not JSON ({exc.msg}, column {exc.colno})",
-            path=path,
-            line=exc.lineno,
-        ) from None
-    except (ValueError, RecursionError) as exc:
-        # Python's own limits: integers of thousands of digits, nesting deeper than its stack.
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
-        raise CodesetFormatError(f"not JSON the kit can read: {reason}", path=path) from None
+    document = read_json(path, CodesetFormatError, "an ATLAS concept set expression")
     if not isinstance(document, dict) or "items" not in document:
         raise CodesetFormatError(
             f"not an ATLAS concept set expression: expected an object with a list of items, found "

@@ -8,6 +8,7 @@ so that the CLI prints one line instead of a traceback.
 from __future__ import annotations
 
 import codecs
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +58,22 @@ def decode(data: bytes, path: Path, error: type[CodesetError]) -> str:
 def read_text(path: Path, error: type[CodesetError], *, limit: int | None = None) -> str:
     """The UTF-8 text of `path`, or one error naming the file (and the line and byte of bad bytes)."""
     return decode(read_bytes(path, error, limit=limit), path, error)
+
+
+def read_json(path: Path, error: type[CodesetError], what: str) -> object:
+    """The JSON document at `path`; `error` naming the line and column when it is not JSON (`what`
+    says what the file should have been), or when Python cannot hold it (integers of thousands of
+    digits, nesting deeper than its stack)."""
+    text = read_text(path, error)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(
+            f"not {what}: not JSON ({exc.msg}, column {exc.colno})", path=path, line=exc.lineno
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+        raise error(f"not JSON the kit can read: {reason}", path=path) from None
 
 
 def text_lines(path: Path, error: type[CodesetError]) -> Iterator[str]:
