@@ -7,7 +7,6 @@ pages render (screenshots are saved under build/test-artifacts/screenshots/).
 import functools
 import http.server
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,6 @@ import pytest
 from tests.book.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.book
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 KEY_PAGES = [
     "intro.html",
     "codesets.html",
@@ -32,15 +30,6 @@ KEY_PAGES = [
     "generated/teaching_02_spot_the_codeset_error.html",
     "generated/provenance.html",
     "glossary.html",
-]
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
 ]
 
 
@@ -61,15 +50,9 @@ def site(built: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is not installed: `make test` installs Debian's chromium package")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
+def browser(chromium_browser):
+    """The session's Chromium (tests/browser.py), shared with the other browser tests."""
+    return chromium_browser
 
 
 def visit(browser, url: str, local: str, shot: Path) -> tuple[list[str], list[str]]:
