@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 
 from codesetlib.cohorts import DuckDBEngine, load_definition
 from codesetlib.cohorts.codes import codeset_codes
+from codesetlib.cohorts.on_source import cohort_batches, prepare, write_cohort
 from codesetlib.data.synthetic import SynthParams, generate_dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -130,3 +135,78 @@ def test_a_source_without_deprivation_leaves_the_column_out_and_says_so(small: P
     columns = pd.read_csv(out).columns
     assert "imd_quintile" not in columns and "borough" not in columns
     assert "practice_id" in columns
+
+
+def engines_rows(small: Path) -> pa.Table:
+    """The cohort as `engine.cohort()` gives it, with the engines' midnight timestamps as dates."""
+    definition = load_definition(REPO / DIABETES)
+    codes = codeset_codes(REPO / "codesets", definition.codesets_used())
+    frame = DuckDBEngine(small).cohort(definition, codes)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for i, column in enumerate(table.schema):
+        if pa.types.is_timestamp(column.type):
+            table = table.set_column(i, column.name, table.column(i).cast(pa.date32()))
+    return table
+
+
+def test_cohort_streamed_to_parquet_and_csv_is_the_engines_cohort(small: Path, tmp_path):
+    expected = engines_rows(small)
+    assert len(expected) > 0
+    written = {}
+    for suffix in ("parquet", "csv"):
+        out = tmp_path / f"cohort.{suffix}"
+        result = codeset("cohort", DIABETES, "--data", str(small), "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        assert f"wrote {len(expected):,} rows (one per patient) to {out}" in result.stdout
+        written[suffix] = out
+    parquet = pq.read_table(written["parquet"])
+    assert parquet.column_names == expected.column_names
+    assert parquet.to_pylist() == expected.to_pylist()
+    dates = [f.name for f in parquet.schema if pa.types.is_date(f.type)]
+    assert "hba1c_date" in dates
+    assert [f.name for f in expected.schema if pa.types.is_date(f.type)] == dates
+    text = written["csv"].read_text(encoding="utf-8")
+    header, first = text.splitlines()[:2]
+    assert header == ",".join(f'"{name}"' for name in expected.column_names)
+    # The same text as the engine's rows written whole, as the command wrote them before it
+    # streamed them.
+    whole = io.BytesIO()
+    pacsv.write_csv(expected, whole)
+    assert text == whole.getvalue().decode("utf-8")
+    # Dates as dates: YYYY-MM-DD, no time of day.
+    assert re.search(r",\d{4}-\d{2}-\d{2},", first) and "00:00:00" not in text
+
+
+def test_a_cohort_is_read_in_batches_and_nothing_is_left_behind(small: Path, tmp_path):
+    run = prepare(DIABETES, small, codesets_dir=REPO / "codesets")
+    expected = engines_rows(small)
+    assert len(expected) > 32
+    batches = list(cohort_batches(run, batch_rows=16))
+    assert len(batches) > 1 and max(b.num_rows for b in batches) <= 16
+    assert pa.Table.from_batches(batches).to_pylist() == expected.to_pylist()
+    out = tmp_path / "cohort.parquet"
+    assert write_cohort(run, out) == len(expected)
+    assert [p.name for p in tmp_path.iterdir()] == ["cohort.parquet"]
+
+
+def test_duckdb_runs_with_the_memory_limit_and_temporary_folder_given(small: Path, tmp_path):
+    spill = tmp_path / "spill"
+    run = prepare(
+        DIABETES,
+        small,
+        codesets_dir=REPO / "codesets",
+        memory_limit="300MB",
+        temp_directory=str(spill),
+    )
+    raw = run.engine.con.con
+    limit, folder = raw.execute(
+        "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+    ).fetchall()[0]
+    assert (limit, folder) == ("286.1 MiB", str(spill))
+
+
+def test_a_memory_limit_that_is_not_one_is_refused_in_one_line(small: Path, tmp_path):
+    result = codeset("cohort", DIABETES, "--data", str(small), "--memory-limit", "lots")
+    assert result.returncode == 2
+    assert "'lots' is not a memory limit" in result.stderr
+    assert "Traceback" not in result.stderr

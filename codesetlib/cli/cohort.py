@@ -4,16 +4,25 @@ SOURCE is a folder of the kit's dataset, `omop:PATH` (a DuckDB file or a folder 
 tables), `omop:postgresql://USER@HOST/DB?schema=S`, `ehrql:PATH` or `mapped:MAPPING.yaml`. Both print
 the attrition with disclosure control applied, the columns the source cannot provide and every row it
 left out on the way in. `cohort --out` writes the cohort's rows (one per patient: row-level data to
-keep where the source is kept); `measure --out` writes the protected measure.
+keep where the source is kept), streamed from the database in Arrow batches so that a cohort larger
+than memory can be written; `measure --out` writes the protected measure.
+
+DuckDB runs with `--memory-limit` (default: DuckDB's own, 80% of the machine's memory) and spills
+what does not fit to `--temp-dir` (default: a folder of this run's own in the kit's cache, which
+DuckDB removes when it closes).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 OUT_SUFFIXES = (".csv", ".parquet")
 
@@ -23,6 +32,15 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _memory(text: str) -> str:
+    """A memory limit as DuckDB reads one: a size with its unit, or a share of the machine's memory."""
+    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*([KMGT]i?B|B|%)\s*", text, flags=re.IGNORECASE):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a memory limit (a size such as 4GB or 500MiB, or a share such as 50%)"
+        )
+    return text.strip()
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +68,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="show exact counts (only inside the environment that holds the data)",
     )
     parser.add_argument("--threads", type=int, help="threads for DuckDB (default: all cores)")
+    parser.add_argument(
+        "--memory-limit",
+        type=_memory,
+        help="memory DuckDB may use before it spills to --temp-dir, e.g. 4GB or 50%% (default: "
+        "DuckDB's, 80%% of the machine's memory)",
+    )
+    parser.add_argument(
+        "--temp-dir",
+        help="folder DuckDB spills to (default: a folder of the run's own in the kit's cache)",
+    )
 
 
 def add_cohort_arguments(parser: argparse.ArgumentParser) -> None:
@@ -120,10 +148,37 @@ def write_table(table: pd.DataFrame, path: Path) -> None:
             pacsv.write_csv(arrow, temporary)
 
 
+def _temp_dir(args: argparse.Namespace) -> str:
+    """The folder DuckDB spills to: --temp-dir, or one of this process's own in the kit's cache (two
+    runs sharing one would overwrite each other's spilled files); DuckDB makes it when it first
+    spills and removes it when it closes."""
+    if args.temp_dir:
+        return args.temp_dir
+    from codesetlib.core.errors import CodesetError, file_problem
+    from codesetlib.core.paths import cache_dir
+
+    folder = cache_dir() / "duckdb-temp"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CodesetError(
+            f"{file_problem(exc, writing=True)}; name a folder DuckDB may spill to with --temp-dir",
+            path=folder,
+        ) from None
+    return str(folder / f"run-{os.getpid()}")
+
+
 def _prepare(args: argparse.Namespace):
     from codesetlib.cohorts.on_source import prepare
 
-    return prepare(args.definition, args.data, codesets_dir=args.codesets_dir, threads=args.threads)
+    return prepare(
+        args.definition,
+        args.data,
+        codesets_dir=args.codesets_dir,
+        threads=args.threads,
+        memory_limit=args.memory_limit,
+        temp_directory=_temp_dir(args),
+    )
 
 
 def _print_header(run, args: argparse.Namespace) -> None:
@@ -172,11 +227,11 @@ def _print_matches(run, settings) -> None:
 
 
 def run_cohort(args: argparse.Namespace) -> int:
-    from codesetlib.cohorts.on_source import protected_attrition, run_cohort_on
+    from codesetlib.cohorts.on_source import protected_attrition, write_cohort
 
     out = _out(args)
     run = _prepare(args)
-    cohort, attrition = run_cohort_on(run)
+    attrition = run.engine.attrition(run.definition, run.codesets)
     settings = _settings(args)
     _print_header(run, args)
     _print_matches(run, settings)
@@ -184,8 +239,8 @@ def run_cohort(args: argparse.Namespace) -> int:
     shown = protected_attrition(attrition, settings)
     print(shown.to_string(index=False))
     if out is not None:
-        write_table(cohort, out)
-        print(f"wrote {len(cohort):,} rows (one per patient) to {out}")
+        written = write_cohort(run, out)
+        print(f"wrote {written:,} rows (one per patient) to {out}")
     return 0
 
 

@@ -12,10 +12,6 @@ import argparse
 import json
 import sys
 
-from codesetlib.codesets.ecl import EclEvaluator
-from codesetlib.codesets.expand import code_sort_key
-from codesetlib.terminology import open_release
-
 DEFAULT_RELEASE = "snomedct-teaching-20240401"
 
 
@@ -28,6 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from codesetlib.codesets.ecl import EclEvaluator
+    from codesetlib.codesets.expand import code_sort_key
+    from codesetlib.terminology import open_release
+
     terminology = open_release(args.release)
     evaluator = EclEvaluator(terminology, field="expression")
     codes = sorted(evaluator.evaluate(args.expression), key=code_sort_key)

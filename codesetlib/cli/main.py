@@ -26,20 +26,19 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from codesetlib.codesets.expand import Expansion, expand_rules, open_codeset_release
-from codesetlib.codesets.files import (
-    CODESET_FILE,
-    available_codesets,
-    codeset_dir,
-    load_codeset,
-    write_codes,
-)
-from codesetlib.codesets.model import CODESET_ID, Codeset
-from codesetlib.core import atomic
 from codesetlib.core.errors import CodesetError, file_problem
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from codesetlib.codesets.expand import Expansion
+    from codesetlib.codesets.model import Codeset
+
+# Each command imports what it uses when it runs (the codeset model with pydantic, terminologies
+# with DuckDB, pandas, Ibis), so that `codeset --help` and a parser error start at once;
+# tests/test_cli_start.py holds the parser to that.
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USER_ERROR = 0, 1, 2
 # A process stopped by signal N exits with 128 + N, as the shell reports it.
@@ -56,6 +55,8 @@ def _folder(args: argparse.Namespace, name: str | None = None) -> Path:
     path = Path(name)
     if (path / "codeset.yaml").is_file():
         return path
+    from codesetlib.codesets.files import codeset_dir
+
     return codeset_dir(_root(args), name)
 
 
@@ -68,6 +69,8 @@ def _emit(args: argparse.Namespace, data: object, lines: list[str]) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from codesetlib.codesets.files import load_codeset
+
     codeset = load_codeset(_folder(args))
     lines = [
         f"{codeset.title} ({codeset.id} {codeset.version}, {codeset.status})",
@@ -86,6 +89,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def _expanded(folder: Path) -> tuple[Codeset, Expansion]:
     """The codeset in `folder` and its expansion; an error in a rule names the file it is in."""
+    from codesetlib.codesets.expand import expand_rules
+    from codesetlib.codesets.files import CODESET_FILE, load_codeset
+
     codeset = load_codeset(folder)
     try:
         return codeset, expand_rules(codeset)
@@ -94,6 +100,8 @@ def _expanded(folder: Path) -> tuple[Codeset, Expansion]:
 
 
 def cmd_expand(args: argparse.Namespace) -> int:
+    from codesetlib.codesets.files import write_codes
+
     folder = _folder(args)
     _, expansion = _expanded(folder)
     if args.write:
@@ -106,6 +114,8 @@ def cmd_expand(args: argparse.Namespace) -> int:
 
 
 def _lint_targets(args: argparse.Namespace) -> list[Path]:
+    from codesetlib.codesets.files import available_codesets, codeset_dir
+
     if not args.codesets:
         return [codeset_dir(_root(args), c) for c in available_codesets(_root(args))]
     # `codeset lint codesets/*` names the folder's other files too (README.md, the schema): say so.
@@ -169,6 +179,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     """`codeset diff A B`: the codes of any two codesets or versions, side by side."""
     from codesetlib.codesets.diff import compare_codesets, version_folder
+    from codesetlib.codesets.files import load_codeset
 
     if args.from_version or args.to_version or args.release:
         raise CodesetError(
@@ -187,6 +198,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from codesetlib.codesets.diff import diff_releases, diff_versions, version_folder
+    from codesetlib.codesets.expand import open_codeset_release
+    from codesetlib.codesets.files import load_codeset
     from codesetlib.terminology import open_release
 
     if args.other:
@@ -247,6 +260,8 @@ def _free_folder(args: argparse.Namespace) -> Path:
     """The folder a new codeset will take, refused when the id is not one or something is there
     already: a codeset folder holds reviewed history the kit cannot write again, so it is never
     replaced (there is no --force for it)."""
+    from codesetlib.codesets.model import CODESET_ID
+
     if not args.id:
         raise CodesetError("the codeset id is empty", field="id")
     if not re.match(CODESET_ID, args.id):
@@ -273,7 +288,10 @@ def _free_folder(args: argparse.Namespace) -> Path:
 def _write_new_codeset(folder: Path, codeset, terminology) -> None:
     """Write a new codeset's yaml and its expansion into a hidden folder, then put it in place whole:
     a failure leaves no folder behind."""
+    from codesetlib.codesets.expand import expand_rules
+    from codesetlib.codesets.files import write_codes
     from codesetlib.codesets.interchange import write_codeset
+    from codesetlib.core import atomic
 
     codes = expand_rules(codeset, terminology).codes
     with atomic.folder_written_whole(folder) as staging:
@@ -341,6 +359,8 @@ def _shown(path: Path) -> Path:
 
 def _codeset_folder_holding(path: Path) -> Path | None:
     """The outermost codeset folder (one with a codeset.yaml) that `path` lies in, if any."""
+    from codesetlib.codesets.files import CODESET_FILE
+
     for whole in (Path(os.path.abspath(path)), path.resolve()):
         for folder in reversed(whole.parents):
             if (folder / CODESET_FILE).is_file():
@@ -354,6 +374,8 @@ def _check_out_file(
     """The file `--out` names, refused when it lies in a codeset folder (even with --force: a
     codeset's files change only through expand --write, bump and publish), is a folder, has no
     folder to go in, or is a file the kit did not write and --force is not given."""
+    from codesetlib.core import atomic
+
     path = Path(out)
     folder = _codeset_folder_holding(path)
     if folder is not None:
@@ -384,6 +406,8 @@ def _not_a_codeset_schema(path: Path) -> str | None:
 def _write_or_print(out: Path | None, text: str) -> None:
     """Write `text` to `out` whole, or to standard output when no file is named."""
     if out is not None:
+        from codesetlib.core import atomic
+
         atomic.write_text(out, text)
     else:
         sys.stdout.write(text)
@@ -698,21 +722,31 @@ def _user_error(exc: CodesetError) -> int:
 
 @contextlib.contextmanager
 def _warnings_shown() -> Iterator[None]:
-    """Show a release folder skipped on the search path as one `codeset: warning:` line, once."""
-    from codesetlib.terminology import ReleaseSkipped
+    """Show a release folder skipped on the search path as one `codeset: warning:` line, once.
 
+    The terminology package (DuckDB, pandas) is not imported for this: a `ReleaseSkipped` can only
+    have been raised once it was, so its class is looked up then, and the filter that shows it
+    whatever -W says matches its message, which always begins so."""
     show_others = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:
-        if issubclass(category, ReleaseSkipped):
+        base = sys.modules.get("codesetlib.terminology.base")
+        if base is not None and issubclass(category, base.ReleaseSkipped):
             print(f"codeset: warning: {message}", file=sys.stderr)
         else:
             show_others(message, category, filename, lineno, file, line)
 
     with warnings.catch_warnings():
-        warnings.simplefilter("default", ReleaseSkipped)
+        warnings.filterwarnings("default", message="skipped release folder ", category=UserWarning)
         warnings.showwarning = show
         yield
+
+
+def _validation_error() -> type[ValidationError] | tuple[()]:
+    """pydantic's ValidationError when pydantic has been imported; none can have been raised when it
+    has not, and importing it only to catch it would cost every command its start."""
+    pydantic = sys.modules.get("pydantic")
+    return pydantic.ValidationError if pydantic is not None else ()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -724,7 +758,7 @@ def main(argv: list[str] | None = None) -> int:
             return code
     except CodesetError as exc:
         return _user_error(exc)
-    except ValidationError as exc:
+    except _validation_error() as exc:
         first = exc.errors()[0]
         field = ".".join(str(k) for k in first["loc"])
         print(f"codeset: error: {field}: {first['msg']}", file=sys.stderr)

@@ -11,13 +11,11 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from codesetlib.core.atomic import StagedFolder
 from codesetlib.core.errors import DatasetError
-from codesetlib.data.synthetic.generate import generate_dataset
-from codesetlib.data.synthetic.params import SynthParams, load_params, make_params
 
 if TYPE_CHECKING:
     from codesetlib.data.formats.output import FormatWritten
+    from codesetlib.data.synthetic.params import SynthParams
 
 FORMATS = ("kit", "omop", "ehrql")
 GENERATION_OPTIONS = ("patients", "practices", "seed", "config", "calibration", "workers")
@@ -58,6 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The generator (pandas, numpy, pydantic) is imported when it runs, not when the parser is built.
+    from codesetlib.core.atomic import StagedFolder
+    from codesetlib.data.synthetic.generate import generate_dataset
+
     _check_options(args)
     if args.format == "kit":
         manifest = generate_dataset(
@@ -117,6 +119,8 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def _params(args: argparse.Namespace) -> SynthParams:
+    from codesetlib.data.synthetic.params import load_params, make_params
+
     given = {
         name: getattr(args, name)
         for name in ("patients", "practices", "seed", "calibration")

@@ -4,6 +4,9 @@ The definition is the same whatever the source; what a source cannot provide is 
 an output column it does not hold (an OMOP CDM has no deprivation quintile or borough) is left out of
 the output and named, and every row the source left out on the way in is listed with its count
 beside the attrition.
+
+A cohort is written to a file as DuckDB hands over its rows, in Arrow batches, so its size is not
+bounded by memory: no pandas frame of it is built (`write_cohort`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -25,6 +28,12 @@ from codesetlib.cohorts.model import CodesetCodes, CohortDefinition
 from codesetlib.core.disclosure import DisclosureSettings, protect_counts
 from codesetlib.core.errors import CohortError
 from codesetlib.data.sources import DataSource, SourceNote
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# Rows per Arrow batch a cohort is written in: a Parquet row group each, and the most held at once.
+BATCH_ROWS = 256 * 1024
 
 # Output columns read from an optional table or column, and where.
 OPTIONAL_COLUMNS = {
@@ -61,16 +70,21 @@ def prepare(
     codesets_dir: str | Path,
     versions: Mapping[str, str | None] | None = None,
     threads: int | None = None,
+    memory_limit: str | None = None,
+    temp_directory: str | None = None,
 ) -> SourceRun:
     """Load the definition and its codesets, open the source, and leave out the output columns the
     source cannot provide (only those the definition lists; a criterion it cannot run is refused
-    by the engine's checks)."""
+    by the engine's checks). `threads`, `memory_limit` and `temp_directory` set DuckDB's
+    connection (`DataSource.open`)."""
     path = Path(definition_path)
     if not path.is_file():
         raise CohortError("cohort definition not found", path=path)
     definition = load_definition(path)
     codesets = codeset_codes(codesets_dir, definition.codesets_used(), versions)
-    engine = open_engine(data, threads=threads)
+    engine = open_engine(
+        data, threads=threads, memory_limit=memory_limit, temp_directory=temp_directory
+    )
     schemas = engine.schemas()
     left_out = [
         column
@@ -90,6 +104,58 @@ def run_cohort_on(run: SourceRun) -> tuple[pd.DataFrame, pd.DataFrame]:
         run.engine.cohort(run.definition, run.codesets),
         run.engine.attrition(run.definition, run.codesets),
     )
+
+
+def cohort_batches(run: SourceRun, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
+    """The cohort's rows (those `engine.cohort` gives, in the same order) as Arrow batches read
+    as the database produces them, dates as dates.
+
+    On DuckDB the plan's kept SQL is run and its result read batch by batch; on a server, through
+    Ibis's batches of the same plan."""
+    import ibis.expr.operations as ops
+    import pyarrow as pa
+
+    from codesetlib.cohorts.engines.database_engine import DatabaseEngine, for_server
+    from codesetlib.cohorts.engines.duckdb_engine import DuckDBEngine
+
+    engine = run.engine
+    expr = engine.plan(run.definition, run.codesets).patients()
+    if isinstance(engine, DuckDBEngine) and not expr.op().find(ops.InMemoryTable):
+        rows = engine.con.con.sql(engine.compiled_sql(expr)).to_arrow_reader(batch_rows)
+    else:
+        served = for_server(expr) if isinstance(engine, DatabaseEngine) else expr
+        rows = engine.con.to_pyarrow_batches(served, chunk_size=batch_rows)
+    # The expression's types (DuckDB's 128-bit sums as int64, as the engines give them), with every
+    # date or timestamp written as a date, as the cohort's rows have always been written.
+    types = expr.schema().to_pyarrow()
+    written = pa.schema(
+        [pa.field(f.name, pa.date32()) if pa.types.is_timestamp(f.type) else f for f in types]
+    )
+    batches = (batch.cast(types).cast(written) for batch in rows)
+    return pa.RecordBatchReader.from_batches(written, batches)
+
+
+def write_cohort(run: SourceRun, path: Path) -> int:
+    """Write the cohort's rows whole to `path`, as CSV or Parquet by its suffix, batch by batch;
+    the number of rows written."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from codesetlib.core import atomic
+
+    rows = cohort_batches(run)
+    written = 0
+    with atomic.file_written_whole(path) as temporary:
+        writer: pq.ParquetWriter | pacsv.CSVWriter
+        if path.suffix.lower() == ".parquet":
+            writer = pq.ParquetWriter(temporary, rows.schema, compression="zstd")
+        else:
+            writer = pacsv.CSVWriter(temporary, rows.schema)
+        with writer:
+            for batch in rows:
+                writer.write_batch(batch)
+                written += batch.num_rows
+    return written
 
 
 def protected_attrition(attrition: pd.DataFrame, settings: DisclosureSettings) -> pd.DataFrame:

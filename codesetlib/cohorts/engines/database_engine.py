@@ -120,12 +120,19 @@ def for_server(expr: ir.Table) -> ir.Table:
 
 
 def open_engine(
-    data: Path | str | DataSource, threads: int | None = None, root: Path | None = None
+    data: Path | str | DataSource,
+    threads: int | None = None,
+    root: Path | None = None,
+    *,
+    memory_limit: str | None = None,
+    temp_directory: str | None = None,
 ) -> IbisEngine:
     """The engine for a data source: DuckDB for files (the kit's dataset, OMOP or core tables as
-    DuckDB, Parquet or CSV, mapped extracts), the server itself for a database."""
+    DuckDB, Parquet or CSV, mapped extracts), the server itself for a database. `memory_limit` and
+    `temp_directory` set the DuckDB connection (`DataSource.open`)."""
     source = data_source(data, root)
-    opened = source.open(threads)
+    given = {"memory_limit": memory_limit, "temp_directory": temp_directory}
+    opened = source.open(threads, **{name: value for name, value in given.items() if value})
     if opened.backend == "duckdb":
         return DuckDBEngine(source, opened=opened)
     return DatabaseEngine(source, opened)

@@ -74,6 +74,15 @@ class OpenedSource:
     coding_systems: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(CODING_SYSTEMS))
 
 
+def duckdb_settings(
+    threads: int | None, memory_limit: str | None = None, temp_directory: str | None = None
+) -> dict[str, Any]:
+    """The settings a source's DuckDB connection is opened with; DuckDB's own default for each one
+    not given (all cores, 80% of the machine's memory, `.tmp` in the working folder)."""
+    given = {"threads": threads, "memory_limit": memory_limit, "temp_directory": temp_directory}
+    return {name: value for name, value in given.items() if value}
+
+
 class DataSource(ABC):
     """Somewhere the kit's tables can be read from. Subclasses say how to open one."""
 
@@ -88,9 +97,17 @@ class DataSource(ABC):
         """Where the data are (a path or a database address without its password)."""
 
     @abstractmethod
-    def open(self, threads: int | None = None) -> OpenedSource:
+    def open(
+        self,
+        threads: int | None = None,
+        *,
+        memory_limit: str | None = None,
+        temp_directory: str | None = None,
+    ) -> OpenedSource:
         """The source's tables on a fresh connection; a `DatasetError` naming the table, column and
-        an example row when the data cannot be read as the kit's schema."""
+        an example row when the data cannot be read as the kit's schema. `threads`, `memory_limit`
+        (e.g. `4GB` or `50%`) and `temp_directory` (where a query larger than memory spills) set a
+        DuckDB connection (see `duckdb_settings`); a database server keeps its own."""
 
     def spec(self) -> str:
         """The source as it is written on the command line and in study.yaml."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from codesetlib.core.errors import DatasetError, file_problem
-from codesetlib.data.sources.base import DataSource, OpenedSource
+from codesetlib.data.sources.base import DataSource, OpenedSource, duckdb_settings
 from codesetlib.data.sources.extracts import ExtractMapping, open_extract
 
 CORE_TABLES = ("patients", "practice_registrations", "clinical_events", "medications")
@@ -124,9 +124,16 @@ class EhrqlTables(DataSource):
             }
         )
 
-    def open(self, threads: int | None = None) -> OpenedSource:
+    def open(
+        self,
+        threads: int | None = None,
+        *,
+        memory_limit: str | None = None,
+        temp_directory: str | None = None,
+    ) -> OpenedSource:
         details = {"kind": self.kind, "folder": str(self.folder)}
-        return open_extract(self.mapping(), self.folder, threads, details)
+        settings = duckdb_settings(threads, memory_limit, temp_directory)
+        return open_extract(self.mapping(), self.folder, settings, details)
 
 
 def header(path: Path) -> list[str]:

@@ -886,7 +886,7 @@ class ExtractReader:
 def open_extract(
     mapping: ExtractMapping,
     base: Path,
-    threads: int | None,
+    settings: Mapping[str, Any],
     details: Mapping[str, Any],
     mapping_path: Path | None = None,
 ) -> OpenedSource:
@@ -894,7 +894,7 @@ def open_extract(
     (the source's own, then the tables' files and counts, code systems and event dates)."""
     import ibis
 
-    con = ibis.duckdb.connect(**({"threads": threads} if threads else {}))
+    con = ibis.duckdb.connect(**settings)
     reader = ExtractReader(con, mapping, base, mapping_path)
     reader.patients()
     reader.registrations()

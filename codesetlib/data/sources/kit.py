@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from codesetlib.core.errors import DatasetError
-from codesetlib.data.sources.base import KIT_TABLES, REQUIRED_TABLES, DataSource, OpenedSource
+from codesetlib.data.sources.base import (
+    KIT_TABLES,
+    REQUIRED_TABLES,
+    DataSource,
+    OpenedSource,
+    duckdb_settings,
+)
 from codesetlib.data.synthetic.manifest import dataset_tables
 from codesetlib.data.synthetic.writer import MANIFEST
 
@@ -35,10 +41,16 @@ class KitParquet(DataSource):
     def spec(self) -> str:
         return str(self.folder)
 
-    def open(self, threads: int | None = None) -> OpenedSource:
+    def open(
+        self,
+        threads: int | None = None,
+        *,
+        memory_limit: str | None = None,
+        temp_directory: str | None = None,
+    ) -> OpenedSource:
         import ibis
 
-        con = ibis.duckdb.connect(**({"threads": threads} if threads else {}))
+        con = ibis.duckdb.connect(**duckdb_settings(threads, memory_limit, temp_directory))
         paths = dataset_tables(self.folder, KIT_TABLES)
         tables = {}
         for name in KIT_TABLES:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from codesetlib.core.errors import DatasetError
 from codesetlib.core.yamlfile import field_path, line_of, read_yaml, validate_yaml
-from codesetlib.data.sources.base import DataSource, OpenedSource
+from codesetlib.data.sources.base import DataSource, OpenedSource, duckdb_settings
 from codesetlib.data.sources.extracts import NAME, ExtractMapping, open_extract
 
 HINTS = {NAME: "a name of lower-case letters, digits and underscores, e.g. journal"}
@@ -45,7 +45,13 @@ class MappedExtract(DataSource):
     def location(self) -> str:
         return str(self.mapping_path)
 
-    def open(self, threads: int | None = None) -> OpenedSource:
+    def open(
+        self,
+        threads: int | None = None,
+        *,
+        memory_limit: str | None = None,
+        temp_directory: str | None = None,
+    ) -> OpenedSource:
         mapping = load_mapping(self.mapping_path)
         details = {
             "kind": self.kind,
@@ -53,5 +59,9 @@ class MappedExtract(DataSource):
             "description": mapping.description,
         }
         return open_extract(
-            mapping, self.mapping_path.parent, threads, details, mapping_path=self.mapping_path
+            mapping,
+            self.mapping_path.parent,
+            duckdb_settings(threads, memory_limit, temp_directory),
+            details,
+            mapping_path=self.mapping_path,
         )

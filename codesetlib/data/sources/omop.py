@@ -31,7 +31,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from codesetlib.core.errors import DatasetError, file_problem
-from codesetlib.data.sources.base import DataSource, OpenedSource, SourceNote
+from codesetlib.data.sources.base import DataSource, OpenedSource, SourceNote, duckdb_settings
 
 Match = Literal["source", "standard", "both"]
 MATCHES: tuple[Match, ...] = ("source", "standard", "both")
@@ -421,8 +421,14 @@ class OmopCdm(DataSource):
         query = urlencode({k: v for k, v in options.items() if v is not None}, safe="/")
         return f"omop:{self.location}" + (f"?{query}" if query else "")
 
-    def open(self, threads: int | None = None) -> OpenedCdm:
-        raw = self._read(threads)
+    def open(
+        self,
+        threads: int | None = None,
+        *,
+        memory_limit: str | None = None,
+        temp_directory: str | None = None,
+    ) -> OpenedCdm:
+        raw = self._read(duckdb_settings(threads, memory_limit, temp_directory))
         try:
             return open_cdm(raw, self.match, self.location)
         except _database_errors(raw.backend) as error:
@@ -430,7 +436,7 @@ class OmopCdm(DataSource):
                 f"the CDM cannot be read: {_said(error)}", path=self.location
             ) from None
 
-    def _read(self, threads: int | None) -> RawCdm:
+    def _read(self, settings: Mapping[str, Any]) -> RawCdm:
         if self.server is not None:
             return self._read_postgres(self.server)
         assert self.path is not None
@@ -441,9 +447,9 @@ class OmopCdm(DataSource):
                     "schemas of a DuckDB file or a PostgreSQL database",
                     path=self.path,
                 )
-            return read_folder(self.path, threads)
+            return read_folder(self.path, settings)
         if self.path.is_file():
-            return read_duckdb_file(self.path, self.schema, self.vocabulary_schema, threads)
+            return read_duckdb_file(self.path, self.schema, self.vocabulary_schema, settings)
         raise DatasetError("no OMOP CDM here (expected a DuckDB file or a folder)", path=self.path)
 
     def _read_postgres(self, server: PostgresAddress) -> RawCdm:
@@ -508,13 +514,13 @@ def omop_source(where: str, root: Path | None) -> OmopCdm:
 
 
 def read_duckdb_file(
-    path: Path, schema: str | None, vocabulary_schema: str | None, threads: int | None
+    path: Path, schema: str | None, vocabulary_schema: str | None, settings: Mapping[str, Any]
 ) -> RawCdm:
     """A CDM in a DuckDB file, attached read-only to a fresh in-memory connection (the kit's views
     are made in the connection, never in the file)."""
     import duckdb
 
-    con = ibis.duckdb.connect(**({"threads": threads} if threads else {}))
+    con = ibis.duckdb.connect(**settings)
     catalog = "omop_cdm"
     try:
         con.attach(str(path).replace("'", "''"), catalog, read_only=True)
@@ -565,7 +571,7 @@ def _default_schema(by_schema: Mapping[str, Mapping[str, str]], preferred: str, 
     )
 
 
-def read_folder(folder: Path, threads: int | None) -> RawCdm:
+def read_folder(folder: Path, settings: Mapping[str, Any]) -> RawCdm:
     """A CDM as a folder of one file per table (`person.parquet`, `PERSON.csv`, `concept.tsv`).
 
     CSV files are read as text and typed by the mapping, which checks every value it converts, so
@@ -573,7 +579,7 @@ def read_folder(folder: Path, threads: int | None) -> RawCdm:
     """
     import duckdb
 
-    con = ibis.duckdb.connect(**({"threads": threads} if threads else {}))
+    con = ibis.duckdb.connect(**settings)
     files: dict[str, list[Path]] = {}
     for path in sorted(folder.iterdir()):
         if path.is_file() and path.suffix.lower() in TABLE_SUFFIXES:
