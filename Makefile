@@ -58,7 +58,7 @@ data: $(INSTALLED)
 STUDENT_RELEASE ?= build/student-release
 .PHONY: student-release
 student-release: $(INSTALLED)
-	$(BIN)/python -m codesetlib.teaching.course $(STUDENT_RELEASE)
+	$(BIN)/codeset student-release $(STUDENT_RELEASE)
 
 # Performance is measured here, never in tests; each script writes benchmarks/results/<name>.json and .md.
 bench: $(INSTALLED) system-deps

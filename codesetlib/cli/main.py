@@ -498,6 +498,13 @@ def cmd_pdf(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_student_release(args: argparse.Namespace) -> int:
+    from codesetlib.teaching.course import write_student_release
+
+    print(write_student_release(args.target, force=args.force))
+    return EXIT_OK
+
+
 def cmd_teaching_edition(args: argparse.Namespace) -> int:
     from codesetlib.terminology.teaching_edition.build import (
         SHIPPED_RELEASES,
@@ -663,6 +670,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     pdf = add("pdf", cmd_pdf, "Print a built methods record to one PDF, figures included.")
     pdf.add_argument("book", nargs="?", default="book", help="the book folder (default: book)")
+
+    release = add(
+        "student-release",
+        cmd_student_release,
+        "Write the folder students receive: the course's exercises and data, no solutions.",
+    )
+    release.add_argument(
+        "target", nargs="?", default="build/student-release", help="the folder to write"
+    )
+    release.add_argument(
+        "--force", action="store_true", help="replace a folder the kit did not write"
+    )
 
     teaching = add(
         "teaching-edition",

@@ -970,22 +970,3 @@ def write_student_release(
             }
             atomic.write_text(staging / RELEASE_MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return target
-
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="python -m codesetlib.teaching.course",
-        description="Write the folder students receive (make student-release).",
-    )
-    parser.add_argument("target", nargs="?", default=STUDENT_RELEASE_DIR)
-    parser.add_argument(
-        "--force", action="store_true", help="replace a folder the kit did not write"
-    )
-    arguments = parser.parse_args()
-    try:
-        print(write_student_release(arguments.target, force=arguments.force))
-    except CodesetError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
