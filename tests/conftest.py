@@ -11,6 +11,7 @@ from codesetlib.terminology.snomedct import SnomedCT
 from tests.browser import chromium_browser  # noqa: F401 (a session fixture for every test)
 from tests.fixtures.rf2 import write_release
 from tests.postgres import postgres_server  # noqa: F401 (a session fixture for every test)
+from tests.spark_cluster import spark_cluster  # noqa: F401 (a session fixture for every test)
 
 TEST_RELEASE = "snomedct-test-20240401"
 
