@@ -258,10 +258,30 @@ class CdmMapping:
         return reduce(lambda a, b: a.union(b), parts) if parts else None
 
     def coded(self, events: ir.Table, route: Match) -> ir.Table:
-        """The events with their codes by a route; `both` is the distinct union of the two, one row
-        per event and code."""
+        """The events with their codes by a route; `both` is the union of the two, one row per event
+        and code: the standard route's rows whose code the event's source concept already gives
+        are left out (an anti join against the small concept table), so no distinct is computed
+        over every event."""
         if route == "both":
-            return self.coded(events, "source").union(self.coded(events, "standard"), distinct=True)
+            codes = self.codes.standard
+            standard = events.join(codes, events.concept_id == codes.standard_concept_id).select(
+                events.cdm_table,
+                events.event_id,
+                events.patient_id,
+                events.date,
+                events.value,
+                events.source_concept_id,
+                code=codes.code,
+            )
+            concepts = self.codes.concepts
+            only_standard = standard.anti_join(
+                concepts,
+                [
+                    standard.source_concept_id == concepts.concept_id,
+                    standard.code == concepts.code,
+                ],
+            ).drop("source_concept_id")
+            return self.coded(events, "source").union(only_standard, distinct=False)
         if route == "source":
             codes = self.codes.concepts
             joined = events.join(codes, events.source_concept_id == codes.concept_id)
@@ -1029,7 +1049,7 @@ def cdm_notes(mapping: CdmMapping, checked: Mapping[str, Checked]) -> list[Sourc
                 _count(per_person.filter(per_person.records > 1)),
             )
         )
-        orphans = death.filter(~death.person_id.isin(tables["person"].person_id))
+        orphans = death.anti_join(tables["person"].select("person_id"), "person_id")
         notes.append(
             SourceNote(
                 "patients", "death records of a person_id not in person: not read", _count(orphans)
