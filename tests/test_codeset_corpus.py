@@ -143,12 +143,12 @@ CORPUS = [
     (
         "rule with no target",
         edit('    concept: "363346000"\n', ""),
-        ":9: rules[0]: a rule names exactly one of concept, search or code",
+        ":9: rules[0]: a rule names exactly one of concept, search, code, ecl or refset",
     ),
     (
         "rule with two targets",
         edit('    concept: "363346000"\n', '    concept: "363346000"\n    code: "1"\n'),
-        ":9: rules[0]: a rule names exactly one of concept, search or code (found concept, code)",
+        ":9: rules[0]: a rule names exactly one of concept, search, code, ecl or refset (found concept, code)",
     ),
     (
         "within without search",
@@ -158,7 +158,7 @@ CORPUS = [
     (
         "concept rule without a term",
         edit("    term: Malignant neoplastic disease\n", ""),
-        ":9: rules[0]: a concept or code rule gives the term it names, for review",
+        ":9: rules[0]: a concept, code or refset rule gives the term it names, for review",
     ),
     (
         "search too short",
