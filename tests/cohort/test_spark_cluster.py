@@ -33,7 +33,7 @@ from tests.spark_cluster import SparkCluster
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITION = ROOT / "cohorts" / "diabetes_control.yaml"
 CODESETS = ROOT / "codesets"
-PATIENTS = 100_000
+PATIENTS = 30_000
 # A section of every chapter of the spec.
 SPEC_MODULES = [
     "windows.test_offsets",

@@ -37,7 +37,7 @@ COLUMNS = [
 def routes(tmp_path_factory: pytest.TempPathFactory, postgres_server) -> dict[str, str]:
     root = tmp_path_factory.mktemp("four-routes")
     kit = root / "kit"
-    generate_dataset(SynthParams(patients=3000, practices=5, seed=5), kit, progress=False)
+    generate_dataset(SynthParams(patients=1500, practices=5, seed=5), kit, progress=False)
     write_omop(kit, root / "cdm.duckdb")
     tables = root / "cdm"
     write_omop(kit, tables)
