@@ -87,3 +87,30 @@ def test_showing_a_codeset_imports_no_heavy_library(tmp_path: Path):
 
 def test_the_guard_sees_a_heavy_import():
     assert heavy(imported("-c", "import json, numpy")) == ["numpy"]
+
+
+# Libraries `codeset cohort` and `codeset measure` never need on their way to a result: statistics
+# and plotting are for the record's pages, the ECL parser for ECL rules, notebooks for the book.
+NOT_AT_WORK = ("scipy", "statsmodels", "matplotlib", "lark", "pyspark", "papermill", "nbformat")
+
+
+def test_cohort_and_measure_at_work_import_no_plotting_or_statistics(tmp_path: Path):
+    from codesetlib.data.synthetic import SynthParams, generate_dataset
+
+    data = tmp_path / "data"
+    generate_dataset(SynthParams(patients=300, practices=2, seed=3), data, progress=False)
+    cohort = REPO / "cohorts" / "diabetes_control.yaml"
+    for command in (
+        ["cohort", str(cohort), "--out", str(tmp_path / "c.parquet")],
+        [
+            "measure",
+            str(cohort),
+            "--numerator",
+            "hba1c_controlled",
+            "--out",
+            str(tmp_path / "m.csv"),
+        ],
+    ):
+        names = imported("-m", "codesetlib.cli", *command, "--data", str(data))
+        assert sorted(names.intersection(NOT_AT_WORK)) == [], command[0]
+        assert {"duckdb", "pyarrow"} <= names, command[0]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codesetlib.codesets.ecl.evaluate import evaluate_ecl
-from codesetlib.codesets.ecl.syntax import ConceptReference, MemberOf
 from codesetlib.codesets.model import CodeRow, Codeset, CodesetRule
 from codesetlib.core.errors import CodesetFormatError
 from codesetlib.terminology import Terminology, open_release
@@ -43,6 +41,10 @@ def _known(code: str, rule: CodesetRule, field: str, terminology: Terminology) -
 def rule_matches(rule: CodesetRule, terminology: Terminology) -> frozenset[str]:
     """The codes a rule names: a concept (and its descendants when asked), one code, a search, the
     active concepts an ECL expression selects, or the active members of a refset."""
+    if rule.ecl is not None or rule.refset is not None:
+        # The ECL parser (and its grammar library) loads only for the rules that need it.
+        from codesetlib.codesets.ecl.evaluate import evaluate_ecl
+        from codesetlib.codesets.ecl.syntax import ConceptReference, MemberOf
     if rule.ecl is not None:
         return evaluate_ecl(rule.ecl, terminology, field=f"rules[{rule.id}].ecl")
     if rule.refset is not None:

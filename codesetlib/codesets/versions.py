@@ -33,7 +33,6 @@ from codesetlib.codesets.files import (
     load_folder_settings,
     read_codes,
 )
-from codesetlib.codesets.lint import lint_codeset
 from codesetlib.codesets.model import CodeRow, Codeset, content_hash, matches_its_hash, version_key
 from codesetlib.core import atomic
 from codesetlib.core.errors import CodesetError, CodesetFormatError
@@ -148,6 +147,8 @@ def _open_decisions(codeset: Codeset) -> list[str]:
 
 
 def _lint_conditions(folder: Path, codeset: Codeset) -> list[str]:
+    from codesetlib.codesets.lint import lint_codeset
+
     findings = lint_codeset(folder)
     drifted = [f.code for f in findings if f.check == "codes-drift"]
     found = []

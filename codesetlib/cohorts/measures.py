@@ -15,18 +15,19 @@ from __future__ import annotations
 import datetime as dt
 import textwrap
 from collections.abc import Mapping
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from pydantic import Field, model_validator
-from scipy.stats import binom
 
 from codesetlib.cohorts.dates import Offset, add_offset, interval_starts
 from codesetlib.cohorts.model import CodesetCodes, CohortDefinition
 from codesetlib.core.disclosure import DisclosureSettings, protect_counts
 from codesetlib.core.models import StrictModel
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 CONTROL_LIMITS = {"95%": 1.959964, "99.8%": 3.090232}
 # The lower and upper tail probabilities of each control limit.
@@ -122,6 +123,8 @@ def exact_binomial_limit(
 ) -> np.ndarray:
     """The proportion below which a share `probability` of Binomial(n, overall) counts fall, at
     each n, interpolated between counts as Spiegelhalter (2005) does so the funnel is smooth."""
+    from scipy.stats import binom
+
     n = np.asarray(denominators, dtype="float64")
     r = binom.ppf(probability, n, overall)
     at = binom.cdf(r, n, overall)
@@ -174,6 +177,8 @@ def funnel_plot(table: pd.DataFrame, title: str, *, unit: str = "patients") -> F
     numerator = pd.to_numeric(counts["numerator"]).to_numpy(float)
     denominator = pd.to_numeric(counts["denominator"]).to_numpy(float)
     overall = numerator.sum() / denominator.sum()
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(7, 4.5))
     axes = figure.add_subplot()
     # Whole denominators only: the exact binomial limits are defined at counts of patients.
@@ -205,6 +210,8 @@ def deciles(table: pd.DataFrame, by: str = "interval_start") -> pd.DataFrame:
 def decile_chart(table: pd.DataFrame, title: str) -> Figure:
     """Deciles of the practices' ratios (%) over time; the median solid, the others dashed."""
     quantiles = deciles(table)
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(7, 4.5))
     axes = figure.add_subplot()
     x = pd.to_datetime(quantiles["interval_start"])
