@@ -23,7 +23,7 @@ class SynthParams(StrictModel):
     `history_start`, so patients arrive with histories. `drift_date` is the first day of the second
     terminology releases: codes they inactivate are recorded only before it."""
 
-    patients: int = Field(default=2000, ge=1, le=50_000_000)
+    patients: int = Field(default=2000, ge=1, le=100_000_000)
     practices: int = Field(default=10, ge=1, le=10_000)
     seed: int = Field(default=42, ge=0)
     history_start: dt.date = dt.date(2000, 1, 1)
