@@ -9,7 +9,8 @@ than memory can be written; `measure --out` writes the protected measure.
 
 DuckDB runs with `--memory-limit` (default: DuckDB's own, 80% of the machine's memory) and spills
 what does not fit to `--temp-dir` (default: a folder of this run's own in the kit's cache, which
-DuckDB removes when it closes).
+DuckDB removes when it closes). `--engine spark` runs the kit's dataset on Spark instead, in local
+mode or on the standalone cluster at `--spark-master` (`cohorts/engines/spark_source.py`).
 """
 
 from __future__ import annotations
@@ -77,6 +78,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--temp-dir",
         help="folder DuckDB spills to (default: a folder of the run's own in the kit's cache)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="duckdb (default: DuckDB for files, the server for a database) or spark (the kit's "
+        "dataset, in local mode or on the cluster at --spark-master)",
+    )
+    parser.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help="the Spark standalone cluster to run on with --engine spark, spark://HOST:PORT "
+        "(default: $CODESET_SPARK_MASTER, else local mode)",
     )
 
 
@@ -170,14 +184,20 @@ def _temp_dir(args: argparse.Namespace) -> str:
 
 def _prepare(args: argparse.Namespace):
     from codesetlib.cohorts.on_source import prepare
+    from codesetlib.core.errors import CodesetError
 
+    spark = args.engine == "spark"
+    if args.spark_master is not None and not spark:
+        raise CodesetError("--spark-master needs --engine spark")
     return prepare(
         args.definition,
         args.data,
         codesets_dir=args.codesets_dir,
         threads=args.threads,
         memory_limit=args.memory_limit,
-        temp_directory=_temp_dir(args),
+        temp_directory=args.temp_dir if spark else _temp_dir(args),
+        spark=spark,
+        spark_master=args.spark_master,
     )
 
 
@@ -185,6 +205,8 @@ def _print_header(run, args: argparse.Namespace) -> None:
     details = run.details
     kind = details.get("kind", run.engine.source.kind)
     print(f"{run.definition.id}: {run.definition.title or ''} on {kind} data ({args.data})".strip())
+    if run.engine.name == "spark":
+        print(f"  run by Spark ({run.engine.master})")
     for column in run.left_out:
         print(f"  column {column} left out: this source does not hold it")
     for note in run.notes:

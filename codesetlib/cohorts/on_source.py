@@ -72,19 +72,34 @@ def prepare(
     threads: int | None = None,
     memory_limit: str | None = None,
     temp_directory: str | None = None,
+    spark: bool = False,
+    spark_master: str | None = None,
 ) -> SourceRun:
     """Load the definition and its codesets, open the source, and leave out the output columns the
     source cannot provide (only those the definition lists; a criterion it cannot run is refused
     by the engine's checks). `threads`, `memory_limit` and `temp_directory` set DuckDB's
-    connection (`DataSource.open`)."""
+    connection (`DataSource.open`). With `spark` the kit's dataset is run by Spark: in local mode,
+    or on the standalone cluster at `spark_master` (`spark_source.open_spark_engine`)."""
     path = Path(definition_path)
     if not path.is_file():
         raise CohortError("cohort definition not found", path=path)
     definition = load_definition(path)
     codesets = codeset_codes(codesets_dir, definition.codesets_used(), versions)
-    engine = open_engine(
-        data, threads=threads, memory_limit=memory_limit, temp_directory=temp_directory
-    )
+    engine: IbisEngine
+    if spark:
+        from codesetlib.cohorts.engines.spark_source import open_spark_engine
+
+        engine = open_spark_engine(
+            data,
+            spark_master,
+            threads=threads,
+            memory_limit=memory_limit,
+            temp_directory=temp_directory,
+        )
+    else:
+        engine = open_engine(
+            data, threads=threads, memory_limit=memory_limit, temp_directory=temp_directory
+        )
     schemas = engine.schemas()
     left_out = [
         column
