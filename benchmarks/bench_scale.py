@@ -637,6 +637,22 @@ def plot(report: dict[str, Any], path: Path) -> None:
         style = "--" if "floor" in label else "-"
         seconds_axes.plot(patients, seconds, style, marker="o", label=label)
         memory_axes.plot(patients, mib, style, marker="o", label=label)
+    targets = [(n, c, sec, mib) for n, found in TARGETS.items() for c, sec, mib in found]
+    seconds_axes.scatter(
+        [t[0] for t in targets], [t[2] for t in targets], marker="x", color="k", label="targets"
+    )
+    with_memory = [t for t in targets if t[3] is not None]
+    memory_axes.scatter(
+        [t[0] for t in with_memory], [t[3] for t in with_memory], marker="x", color="k"
+    )
+    for n, command, sec, mib in targets:
+        seconds_axes.annotate(
+            command, (n, sec), fontsize="x-small", xytext=(4, 2), textcoords="offset points"
+        )
+        if mib is not None:
+            memory_axes.annotate(
+                command, (n, mib), fontsize="x-small", xytext=(4, 2), textcoords="offset points"
+            )
     for axes, ylabel, title in (
         (seconds_axes, "Wall time (s, median)", "Time against patients"),
         (memory_axes, "Peak memory (MiB)", "Peak memory against patients"),
@@ -668,6 +684,11 @@ def main() -> None:
         action="store_true",
         help="generate (and time) the datasets only, keeping the cohort and measure results",
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="write scale.md and scale.png again from scale.json, running nothing",
+    )
     args = parser.parse_args()
 
     args.results.mkdir(parents=True, exist_ok=True)
@@ -675,7 +696,7 @@ def main() -> None:
     report = json.loads(path.read_text()) if path.is_file() else {}
     report.setdefault("synth", {})
     report.setdefault("sizes", {})
-    for patients in sorted(args.sizes):
+    for patients in [] if args.report_only else sorted(args.sizes):
         key = str(patients)
         kit, report["synth"][key] = dataset(
             patients, args.data_dir.resolve(), report["synth"].get(key)
@@ -687,6 +708,9 @@ def main() -> None:
         report["verdicts"] = verdicts(report)
         # Written after every size, so a long run that stops keeps the sizes it finished.
         path.write_text(json.dumps(report, indent=2) + "\n")
+        (args.results / "scale.md").write_text(markdown(report))
+        plot(report, args.results / "scale.png")
+    if args.report_only:
         (args.results / "scale.md").write_text(markdown(report))
         plot(report, args.results / "scale.png")
     print(markdown(report))
