@@ -51,7 +51,34 @@ class SourceNote:
     rows: int
 
     def sentence(self) -> str:
-        return f"{self.table}: {self.rows:,} {self.what}"
+        """The note as the reader sees it: `clinical_events: 2 measurement rows whose ...`, with the
+        counted noun in the singular when one row was touched."""
+        what = _singular(self.what) if self.rows == 1 else self.what
+        return f"{self.table}: {self.rows:,} {what}"
+
+
+# The plural nouns a note's `what` counts in, among its first words ("death records of ...",
+# "measurement rows whose ..."), and their singulars.
+SINGULARS = {
+    "rows": "row",
+    "patients": "patient",
+    "persons": "person",
+    "events": "event",
+    "issues": "issue",
+    "records": "record",
+    "periods": "period",
+    "registrations": "registration",
+    "codes": "code",
+}
+
+
+def _singular(what: str) -> str:
+    words = what.split(" ")
+    for index, word in enumerate(words[:3]):
+        if word in SINGULARS:
+            words[index] = SINGULARS[word]
+            break
+    return " ".join(words)
 
 
 @dataclass

@@ -235,6 +235,54 @@ class CdmMapping:
     present: dict[str, set[str]]
     codes: CdmCodes
     match: Match
+    con: Any = None
+    backend: str = "duckdb"
+    compiled: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def sql(self, name: str) -> str:
+        """The SQL of a checked CDM table (by its name) or of `concepts`, `standard`, `maps_to` or
+        `match_events:<kit table>`, compiled once per opened CDM: the checks and the match report
+        are written as SQL around these, so that no query is compiled again for each check."""
+        if name not in self.compiled:
+            self.compiled[name] = self.con.compile(self._expression(name))
+        return self.compiled[name]
+
+    def _expression(self, name: str) -> ir.Table:
+        if name in self.tables:
+            return self.tables[name]
+        if name.startswith("match_events:"):
+            return self._match_events(name.partition(":")[2])
+        found = {"concepts": self.codes.concepts, "standard": self.codes.standard}
+        found["maps_to"] = self.codes.maps_to  # type: ignore[assignment]
+        expr = found.get(name)
+        if expr is None:
+            raise KeyError(name)
+        return expr
+
+    def _match_events(self, kit_table: str) -> ir.Table:
+        """A kit table's events with what the match report reads: the person, both concept ids and
+        the source value as written (stripped), null where the table has none."""
+        parts = []
+        for spec in EVENT_TABLES:
+            if spec.kit_table != kit_table or spec.name not in self.tables:
+                continue
+            t = self.tables[spec.name]
+            value = (
+                t[spec.source_value].strip()
+                if spec.source_value in self.present[spec.name]
+                else ibis.null().cast("string")
+            )
+            parts.append(
+                t.select(
+                    patient_id=t.person_id,
+                    concept_id=t[spec.concept],
+                    source_concept_id=t[spec.source_concept],
+                    source_value=value,
+                )
+            )
+        if not parts:
+            raise DatasetError(f"the CDM has no table of {kit_table.replace('_', ' ')}")
+        return reduce(lambda a, b: a.union(b), parts)
 
     def events(self, kit_table: str) -> ir.Table | None:
         """The CDM's events of a kit table, before codes: one row per event, with the CDM table and
@@ -296,17 +344,6 @@ class CdmMapping:
             events.value,
             code=codes.code,
         )
-
-    def has_code(self, table: str, route: Match) -> ir.BooleanValue:
-        """Whether each row of an event table has a code by a route (for counting those left out)."""
-        spec, t = EVENTS[table], self.tables[table]
-        by_source = t[spec.source_concept].notnull() & t[spec.source_concept].isin(
-            self.codes.concepts.concept_id
-        )
-        by_standard = t[spec.concept].isin(self.codes.standard.standard_concept_id)
-        return {"source": by_source, "standard": by_standard, "both": by_source | by_standard}[
-            route
-        ]
 
     def kit_tables(self) -> dict[str, ir.Table]:
         """The kit's tables as expressions over the CDM's."""
@@ -679,11 +716,12 @@ def _database_errors(backend: str) -> tuple[type[BaseException], ...]:
 
 
 class Problem(NamedTuple):
-    """Rows a check refuses: the column named, what is wrong in words, and which rows."""
+    """Rows a check refuses: the column named, what is wrong in words, and which rows (an SQL
+    condition on the typed table, aliased `t`)."""
 
     column: str
     words: str
-    rows: ir.BooleanValue
+    rows: str
 
 
 EMPTY = "row(s) where it is empty (the CDM requires a value)"
@@ -700,8 +738,22 @@ class Checked:
     counts: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Joined:
+    """Counts a table's check takes from its rows joined to other tables: the joins (SQL after
+    `FROM ... AS t`) and the aggregates over them, by name."""
+
+    joins: str = ""
+    measures: Mapping[str, str] = field(default_factory=dict)
+
+
 def open_cdm(raw: RawCdm, match: Match, location: str) -> OpenedCdm:
-    """Check the CDM's tables, once, and present the kit's tables over them."""
+    """Check the CDM's tables, once, and present the kit's tables over them.
+
+    Each table is checked by one aggregate query written as SQL around the table's compiled form
+    (so no check compiles an expression of its own); what a note counts against another table (an
+    event's person, a code for an event's concepts) is counted by left joins in the same query, on
+    keys the checks before it proved unique."""
     for name in REQUIRED_TABLES:
         if name not in raw.tables:
             raise DatasetError(
@@ -715,25 +767,19 @@ def open_cdm(raw: RawCdm, match: Match, location: str) -> OpenedCdm:
             path=location,
         )
     typed = {name: typed_table(raw, name) for name in CDM_COLUMNS if name in raw.tables}
-    checked: dict[str, Checked] = {}
-    for name in ("person", "observation_period", "death", "care_site", *VOCABULARY_TABLES):
-        if name in typed:
-            checked[name] = check_table(raw, name, *typed[name])
     tables = {name: table for name, (table, _) in typed.items()}
     present = {name: columns for name, (_, columns) in typed.items()}
     codes = cdm_codes(tables["concept"], tables.get("concept_relationship"))
-    mapping = CdmMapping(tables, present, codes, match)
+    mapping = CdmMapping(tables, present, codes, match, con=raw.con, backend=raw.backend)
+    checked: dict[str, Checked] = {}
+    for name in ("person", "observation_period", "death", "care_site", *VOCABULARY_TABLES):
+        if name in typed:
+            person = checked.get("person")
+            checked[name] = check_table(raw, mapping, name, note_joins(mapping, name, person))
     for spec in EVENT_TABLES:
         if spec.name in typed:
-            events = tables[spec.name]
-            unknown = ~events.person_id.isin(tables["person"].person_id)
-            extra = {
-                "without_code": (~mapping.has_code(spec.name, match)).ifelse(1, 0).sum(),
-                "unknown_person": unknown.ifelse(1, 0).sum(),
-                "first_date": tables[spec.name][spec.date].min(),
-                "last_date": tables[spec.name][spec.date].max(),
-            }
-            checked[spec.name] = check_table(raw, spec.name, *typed[spec.name], extra)
+            joined = event_joins(mapping, spec, checked["person"])
+            checked[spec.name] = check_table(raw, mapping, spec.name, joined)
     kit = mapping.kit_tables()
     if raw.backend == "duckdb":
         # Views on the in-memory connection, so that the SQL a cohort runs (and the record shows)
@@ -749,6 +795,101 @@ def open_cdm(raw: RawCdm, match: Match, location: str) -> OpenedCdm:
         # select events too.
         coding_systems={"clinical_events": ("snomedct", "icd10"), "medications": ("dmd",)},
         mapping=mapping,
+    )
+
+
+def unknown_person(mapping: CdmMapping, person: Checked) -> Joined:
+    """The rows of a table (aliased `t`) whose person_id is not in PERSON, as the `unknown_person`
+    count. PERSON's ids were proved unique by its check: when they are also every whole number from
+    the least to the greatest, a person_id is unknown exactly when it lies outside that range, and
+    no join is needed; otherwise an anti join (a left join on the unique key) finds them."""
+    if _dense_ids(person):
+        low, high = int(person.counts["min_id"]), int(person.counts["max_id"])
+        return Joined(
+            measures={
+                "unknown_person": (
+                    f"COUNT(*) FILTER (WHERE t.person_id < {low} OR t.person_id > {high})"
+                )
+            }
+        )
+    return Joined(
+        f"LEFT JOIN (SELECT person_id FROM ({mapping.sql('person')}) AS p0) AS p "
+        "ON t.person_id = p.person_id",
+        {
+            "unknown_person": (
+                "COUNT(*) FILTER (WHERE t.person_id IS NOT NULL AND p.person_id IS NULL)"
+            )
+        },
+    )
+
+
+def _dense_ids(person: Checked) -> bool:
+    counts = person.counts
+    if counts["min_id"] is None or counts["max_id"] is None:
+        return False
+    return int(counts["max_id"]) - int(counts["min_id"]) + 1 == int(counts["rows"])
+
+
+def note_joins(mapping: CdmMapping, name: str, person: Checked | None) -> Joined:
+    """What the notes count of a table other than events, beside its check: persons with more than
+    one death record, death records of an unknown person, observation periods with no care site;
+    and the version the vocabulary table gives itself."""
+    if name == "death" and person is not None:
+        repeated = (
+            "(SELECT COUNT(*) FROM (SELECT person_id FROM t GROUP BY person_id "
+            "HAVING COUNT(*) > 1) AS r)"
+        )
+        orphans = unknown_person(mapping, person)
+        return Joined(orphans.joins, {"several_deaths": repeated, **orphans.measures})
+    if name == "observation_period" and person is not None:
+        if not person.counts["no_site"]:
+            # Every person has a care site: only the periods of an unknown person have none.
+            orphans = unknown_person(mapping, person)
+            return Joined(orphans.joins, {"no_site": orphans.measures["unknown_person"]})
+        return Joined(
+            f"LEFT JOIN (SELECT person_id, care_site_id FROM ({mapping.sql('person')}) AS p0) "
+            "AS p ON t.person_id = p.person_id",
+            {"no_site": "COUNT(*) FILTER (WHERE p.care_site_id IS NULL)"},
+        )
+    if name == "vocabulary":
+        return Joined(
+            measures={
+                "none_version": "MAX(t.vocabulary_version) FILTER (WHERE t.vocabulary_id = 'None')"
+            }
+        )
+    return Joined()
+
+
+def event_joins(mapping: CdmMapping, spec: EventTable, person: Checked) -> Joined:
+    """The counts an event table's notes need beside its check: rows of a person not in PERSON and
+    rows whose concepts give no code by the match's route (both by anti joins written as left
+    joins on unique keys, which a database runs as hash joins at any size), and its first and last
+    dates."""
+    orphans = unknown_person(mapping, person)
+    joins = [orphans.joins] if orphans.joins else []
+    missing = []
+    if mapping.match in ("source", "both"):
+        joins.append(
+            f"LEFT JOIN (SELECT DISTINCT concept_id FROM ({mapping.sql('concepts')}) AS c0) AS s "
+            f"ON t.{_ident(spec.source_concept)} = s.concept_id"
+        )
+        missing.append("s.concept_id IS NULL")
+    if mapping.match in ("standard", "both"):
+        joins.append(
+            "LEFT JOIN (SELECT DISTINCT standard_concept_id "
+            f"FROM ({mapping.sql('standard')}) AS c1) AS d "
+            f"ON t.{_ident(spec.concept)} = d.standard_concept_id"
+        )
+        missing.append("d.standard_concept_id IS NULL")
+    date = f"t.{_ident(spec.date)}"
+    return Joined(
+        "\n".join(joins),
+        {
+            "without_code": f"COUNT(*) FILTER (WHERE {' AND '.join(missing)})",
+            **orphans.measures,
+            "first_date": f"MIN({date})",
+            "last_date": f"MAX({date})",
+        },
     )
 
 
@@ -776,7 +917,7 @@ def typed_table(raw: RawCdm, name: str) -> tuple[ir.Table, set[str]]:
         counts = _aggregate(table, {c: bad.ifelse(1, 0).sum() for c, bad in unreadable.items()})
         for column, bad in unreadable.items():
             if counts[column]:
-                raise _row_error(
+                raise _unreadable_row_error(
                     table,
                     bad,
                     name,
@@ -829,13 +970,7 @@ def read_as(
     )
 
 
-def check_table(
-    raw: RawCdm,
-    name: str,
-    table: ir.Table,
-    present: set[str],
-    extra: Mapping[str, ir.Value] | None = None,
-) -> Checked:
+def check_table(raw: RawCdm, mapping: CdmMapping, name: str, joined: Joined) -> Checked:
     """One aggregate query over a typed CDM table: its rows, empty required values, dates out of
     range and repeated ids (refused, with an example row), and the counts its notes need."""
     wanted, place = CDM_COLUMNS[name], raw.places[name]
@@ -843,64 +978,88 @@ def check_table(
     problems: dict[str, Problem] = {}
     for column, spec in wanted.items():
         if spec.need == "key":
-            problems[f"empty_{column}"] = Problem(column, EMPTY, table[column].isnull())
+            problems[f"empty_{column}"] = Problem(column, EMPTY, f"t.{_ident(column)} IS NULL")
     for column, spec in wanted.items():
         if spec.kind == "date":
-            value = table[column]
-            out = value.notnull() & ((value < EARLIEST_DATE) | (value > today))
+            value = f"t.{_ident(column)}"
+            out = (
+                f"{value} IS NOT NULL AND "
+                f"({value} < {_date_sql(EARLIEST_DATE)} OR {value} > {_date_sql(today)})"
+            )
             problems[f"range_{column}"] = Problem(column, OUT_OF_RANGE, out)
     if name == "person":
-        problems.update(birth_problems(table, today))
-    measures: dict[str, ir.Value] = {"rows": table.count()}
-    measures.update({key: p.rows.ifelse(1, 0).sum() for key, p in problems.items()})
+        problems.update(birth_problems(today))
+    measures: dict[str, str] = {"rows": "COUNT(*)"}
+    measures.update({key: f"COUNT(*) FILTER (WHERE {p.rows})" for key, p in problems.items()})
     if name in UNIQUE_KEYS:
-        measures["distinct_ids"] = table[ROW_KEYS[name]].nunique()
+        measures["distinct_ids"] = f"COUNT(DISTINCT t.{_ident(ROW_KEYS[name])})"
     if name == "person":
-        measures["no_month"] = table.month_of_birth.isnull().ifelse(1, 0).sum()
-        measures["no_day"] = table.day_of_birth.isnull().ifelse(1, 0).sum()
-        known = table.gender_concept_id.isin(list(GENDER_CONCEPTS))
-        measures["unknown_sex"] = (~known).ifelse(1, 0).sum()
-    measures.update(extra or {})
-    counts = _aggregate(table, measures)
+        measures["no_month"] = "COUNT(*) FILTER (WHERE t.month_of_birth IS NULL)"
+        measures["no_day"] = "COUNT(*) FILTER (WHERE t.day_of_birth IS NULL)"
+        measures["no_site"] = "COUNT(*) FILTER (WHERE t.care_site_id IS NULL)"
+        measures["min_id"] = "MIN(t.person_id)"
+        measures["max_id"] = "MAX(t.person_id)"
+        known = ", ".join(str(concept) for concept in GENDER_CONCEPTS)
+        measures["unknown_sex"] = (
+            f"COUNT(*) FILTER (WHERE t.gender_concept_id IS NULL "
+            f"OR t.gender_concept_id NOT IN ({known}))"
+        )
+    measures.update(joined.measures)
+    typed = mapping.sql(name)
+    selected = ",\n  ".join(f"{sql} AS {_ident(key)}" for key, sql in measures.items())
+    query = f"WITH t AS ({typed})\nSELECT\n  {selected}\nFROM t\n{joined.joins}"
+    columns, rows = _fetch(raw.con, raw.backend, query)
+    counts = {key: _plain(value) for key, value in zip(columns, rows[0], strict=True)}
     for key, p in problems.items():
         if counts[key]:
-            raise _row_error(table, p.rows, name, p.column, place, f"{counts[key]:,} {p.words}")
+            raise _row_error(
+                raw, typed, p.rows, name, p.column, place, f"{counts[key]:,} {p.words}"
+            )
     if name in UNIQUE_KEYS and counts["distinct_ids"] != counts["rows"]:
-        key = ROW_KEYS[name]
-        repeated = (
-            table.group_by(key)
-            .agg(rows=table.count())
-            .filter(lambda t: t.rows > 1)
-            .order_by(key)
-            .limit(1)
-            .execute()
+        key = _ident(ROW_KEYS[name])
+        _, repeated = _fetch(
+            raw.con,
+            raw.backend,
+            f"SELECT {key}, COUNT(*) FROM ({typed}) AS t GROUP BY {key} HAVING COUNT(*) > 1 "
+            f"ORDER BY {key} LIMIT 1",
         )
-        example, rows = repeated[key].iloc[0], int(repeated["rows"].iloc[0])
+        example, times = repeated[0]
         raise DatasetError(
-            f"{counts['rows'] - counts['distinct_ids']:,} row(s) repeat a {key} of another row, "
-            f"e.g. {key}={example} is in {rows} rows",
+            f"{counts['rows'] - counts['distinct_ids']:,} row(s) repeat a {ROW_KEYS[name]} of "
+            f"another row, e.g. {ROW_KEYS[name]}={example} is in {int(times)} rows",
             path=place,
-            field=f"{name}.{key}",
+            field=f"{name}.{ROW_KEYS[name]}",
         )
-    return Checked(table, present, counts)
+    return Checked(mapping.tables[name], mapping.present[name], counts)
 
 
-def birth_problems(person: ir.Table, today: dt.date) -> dict[str, Problem]:
+def birth_problems(today: dt.date) -> dict[str, Problem]:
     """Years, months and days of birth that make no date, or one before 1850 or after today."""
-    year, month, day = person.year_of_birth, person.month_of_birth, person.day_of_birth
-    year_ok = year.between(EARLIEST_DATE.year, today.year)
-    month_ok = month.isnull() | month.between(1, 12)
-    safe_year = year_ok.ifelse(year, 2000).cast("int32")
-    safe_month = month_ok.ifelse(month.fill_null(1), 1).cast("int32")
-    day_ok = day.isnull() | day.between(1, 31)
-    safe_day = day_ok.ifelse(day.fill_null(1), 1).cast("int32")
+    year, month, day = "t.year_of_birth", "t.month_of_birth", "t.day_of_birth"
+    year_ok = f"({year} BETWEEN {EARLIEST_DATE.year} AND {today.year})"
+    month_ok = f"({month} IS NULL OR {month} BETWEEN 1 AND 12)"
+    day_ok = f"({day} IS NULL OR {day} BETWEEN 1 AND 31)"
+    safe_year = f"CAST(CASE WHEN {year_ok} THEN {year} ELSE 2000 END AS INTEGER)"
+    safe_month = f"CAST(CASE WHEN {month_ok} THEN COALESCE({month}, 1) ELSE 1 END AS INTEGER)"
+    safe_day = f"CAST(CASE WHEN {day_ok} THEN COALESCE({day}, 1) ELSE 1 END AS INTEGER)"
     # Day 31 of a 30-day month spills into the next month; the check must not build that date.
-    spilled = (ibis.date(safe_year, safe_month, 1) + (safe_day - 1).as_interval("D")).month()
-    late = ibis.date(safe_year, safe_month, 1) + (safe_day - 1).as_interval("D") > today
+    # A date plus a whole number of days is a date in DuckDB and PostgreSQL alike. The date is
+    # built only where it can matter (a birth this year; a day after the 28th), not for every row.
+    born = f"(MAKE_DATE({safe_year}, {safe_month}, 1) + ({safe_day} - 1))"
     return {
-        "birth_year": Problem("year_of_birth", BIRTH, year.notnull() & (~year_ok | late)),
-        "birth_month": Problem("month_of_birth", BIRTH, ~month_ok),
-        "birth_day": Problem("day_of_birth", BIRTH, ~day_ok | (spilled != safe_month)),
+        "birth_year": Problem(
+            "year_of_birth",
+            BIRTH,
+            f"{year} IS NOT NULL AND (NOT {year_ok} OR "
+            f"CASE WHEN {year} = {today.year} THEN {born} > {_date_sql(today)} ELSE FALSE END)",
+        ),
+        "birth_month": Problem("month_of_birth", BIRTH, f"NOT {month_ok}"),
+        "birth_day": Problem(
+            "day_of_birth",
+            BIRTH,
+            f"NOT {day_ok} OR "
+            f"CASE WHEN {day} > 28 THEN EXTRACT(MONTH FROM {born}) <> {safe_month} ELSE FALSE END",
+        ),
     }
 
 
@@ -920,22 +1079,28 @@ def _plain(value: Any) -> Any:
 
 
 def _row_error(
-    table: ir.Table,
-    pred: ir.BooleanValue,
-    name: str,
-    column: str,
-    place: str,
-    what: str,
+    raw: RawCdm, typed: str, rows: str, name: str, column: str, place: str, what: str
 ) -> DatasetError:
-    """The problem with an example row: the first (by the table's id) for which `pred` holds."""
+    """The problem with an example row: the first (by the table's id) for which `rows` holds."""
+    key = ROW_KEYS.get(name)
+    order = f" ORDER BY t.{_ident(key)}" if key is not None else ""
+    columns, found = _fetch(
+        raw.con, raw.backend, f"SELECT * FROM ({typed}) AS t WHERE {rows}{order} LIMIT 1"
+    )
+    shown = ", ".join(f"{c}={_shown(v)}" for c, v in zip(columns, found[0], strict=True))
+    return DatasetError(f"{what}, e.g. the row {shown}", path=place, field=f"{name}.{column}")
+
+
+def _unreadable_row_error(
+    table: ir.Table, pred: ir.BooleanValue, name: str, column: str, place: str, what: str
+) -> DatasetError:
+    """The first row (by the table's id) of a table as found whose value does not read as its kind."""
     rows = table.filter(pred)
     key = ROW_KEYS.get(name)
     if key is not None and key in table.columns and table[key].type().is_integer():
         rows = rows.order_by(key)
     example = rows.limit(1).execute()
-    shown = (
-        ", ".join(f"{c}={_shown(v)}" for c, v in example.iloc[0].items()) if len(example) else ""
-    )
+    shown = ", ".join(f"{c}={_shown(v)}" for c, v in example.iloc[0].items())
     return DatasetError(f"{what}, e.g. the row {shown}", path=place, field=f"{name}.{column}")
 
 
@@ -946,6 +1111,34 @@ def _shown(value: Any) -> str:
     if isinstance(plain, dt.date):
         return plain.isoformat()
     return repr(plain) if isinstance(plain, str) else str(plain)
+
+
+# -- SQL written here -------------------------------------------------------------------------
+# The checks and the match report are SQL written around the compiled form of each table, in what
+# DuckDB and PostgreSQL share (FILTER clauses, MAKE_DATE, VALUES lists), and run as they are.
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _text_sql(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _date_sql(value: dt.date) -> str:
+    return f"DATE '{value.isoformat()}'"
+
+
+def _fetch(con: Any, backend: str, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The column names and rows of a query run as it is written."""
+    cursor = con.raw_sql(query)
+    try:
+        return [d[0] for d in cursor.description], cursor.fetchall()
+    finally:
+        # DuckDB's cursor is the connection itself, which stays open; a server's cursor is closed.
+        if backend != "duckdb":
+            cursor.close()
 
 
 # -- mapping ----------------------------------------------------------------------------------
@@ -1038,32 +1231,27 @@ def cdm_notes(mapping: CdmMapping, checked: Mapping[str, Checked]) -> list[Sourc
             person["unknown_sex"],
         )
     )
-    tables = mapping.tables
-    if "death" in tables:
-        death = tables["death"]
-        per_person = death.group_by(death.person_id).agg(records=death.count())
+    if "death" in checked:
+        death = checked["death"].counts
         notes.append(
             SourceNote(
                 "patients",
                 "persons with more than one death record: the earliest death_date taken",
-                _count(per_person.filter(per_person.records > 1)),
+                death["several_deaths"],
             )
         )
-        orphans = death.anti_join(tables["person"].select("person_id"), "person_id")
         notes.append(
             SourceNote(
-                "patients", "death records of a person_id not in person: not read", _count(orphans)
+                "patients",
+                "death records of a person_id not in person: not read",
+                death["unknown_person"],
             )
         )
-    period, person_table = tables["observation_period"], tables["person"]
-    no_site = period.left_join(person_table, period.person_id == person_table.person_id).filter(
-        lambda t: t.care_site_id.isnull()
-    )
     notes.append(
         SourceNote(
             "registrations",
             "observation periods of a person with no care_site_id: practice unknown",
-            _count(no_site),
+            checked["observation_period"].counts["no_site"],
         )
     )
     vocabularies = "SNOMED CT, ICD-10 or dm+d"
@@ -1087,10 +1275,6 @@ def cdm_notes(mapping: CdmMapping, checked: Mapping[str, Checked]) -> list[Sourc
     return [note for note in notes if note.rows]
 
 
-def _count(table: ir.Table) -> int:
-    return int(table.count().execute())
-
-
 def cdm_details(
     raw: RawCdm, mapping: CdmMapping, checked: Mapping[str, Checked], location: str
 ) -> dict[str, Any]:
@@ -1098,19 +1282,15 @@ def cdm_details(
     tables = mapping.tables
     cdm_version = vocabulary_version = None
     if "cdm_source" in tables:
-        source = tables["cdm_source"]
-        found = _aggregate(
-            source,
-            {"cdm": source.cdm_version.max(), "vocabulary": source.vocabulary_version.max()},
+        _, found = _fetch(
+            raw.con,
+            raw.backend,
+            f"SELECT MAX(cdm_version), MAX(vocabulary_version) FROM ({mapping.sql('cdm_source')}) "
+            "AS t",
         )
-        cdm_version, vocabulary_version = found["cdm"], found["vocabulary"]
-    if "vocabulary" in tables:
-        vocabulary = tables["vocabulary"]
-        none_row = vocabulary.filter(vocabulary.vocabulary_id == "None")
-        vocabulary_version = (
-            _aggregate(none_row, {"v": none_row.vocabulary_version.max()})["v"]
-            or vocabulary_version
-        )
+        cdm_version, vocabulary_version = found[0]
+    if "vocabulary" in checked:
+        vocabulary_version = checked["vocabulary"].counts["none_version"] or vocabulary_version
     events = [checked[s.name].counts for s in EVENT_TABLES if s.name in checked]
     firsts = [c["first_date"] for c in events if c["first_date"] is not None]
     lasts = [c["last_date"] for c in events if c["last_date"] is not None]
@@ -1139,66 +1319,96 @@ def match_report(
     the source route, the standard route, both and either, and per code its patients and events by
     each route; codes that find nothing are kept, with why (`MatchReport.unmatched`).
 
-    `source` is an `OmopCdm` (opened here), what its `open()` gave, or an engine running on it."""
+    `source` is an `OmopCdm` (opened here), what its `open()` gave, or an engine running on it.
+    The concepts are narrowed to the codeset's codes before the events meet them, and the events are
+    read once for both routes (one query), once for their source values and not at all for the
+    codes' concepts."""
     opened = _opened_cdm(source)
     mapping = opened.mapping
     assert mapping is not None
     wanted = sorted({str(code).strip() for code in codes if str(code).strip()})
     if not wanted:
         raise DatasetError("no codes to look for")
-    events = mapping.events(table)
-    if events is None:
+    if not any(s.kit_table == table and s.name in mapping.tables for s in EVENT_TABLES):
         raise DatasetError(f"the CDM has no table of {table.replace('_', ' ')}", field=table)
-    code_table = ibis.memtable(pd.DataFrame({"code": pd.Series(wanted, dtype="string")}))
-    routes = {
-        route: (found := mapping.coded(events, route)).filter(found.code.isin(code_table.code))
-        for route in ("source", "standard")
-    }
-    per_code = pd.DataFrame({"code": wanted})
-    for route, found in routes.items():
-        counted = (
-            found.group_by("code")
-            .agg(patients=found.patient_id.nunique(), events=found.count())
-            .execute()
-            .rename(columns={"patients": f"patients_{route}", "events": f"events_{route}"})
+    values = ", ".join(f"({_text_sql(code)})" for code in wanted)
+    found = _fetch(
+        mapping.con,
+        mapping.backend,
+        f"""WITH wanted AS (SELECT * FROM (VALUES {values}) AS w(code)),
+events AS ({mapping.sql(f"match_events:{table}")}),
+by_source AS (
+  SELECT c.concept_id, c.code FROM ({mapping.sql("concepts")}) AS c
+  JOIN wanted AS w ON c.code = w.code
+),
+by_standard AS (
+  SELECT s.standard_concept_id, s.code FROM ({mapping.sql("standard")}) AS s
+  JOIN wanted AS w ON s.code = w.code
+),
+found AS (
+  SELECT c.code, e.patient_id, 1 AS source_events, 0 AS standard_events
+  FROM events AS e JOIN by_source AS c ON e.source_concept_id = c.concept_id
+  UNION ALL
+  SELECT s.code, e.patient_id, 0 AS source_events, 1 AS standard_events
+  FROM events AS e JOIN by_standard AS s ON e.concept_id = s.standard_concept_id
+),
+pairs AS (
+  SELECT code, patient_id, SUM(source_events) AS source_events,
+    SUM(standard_events) AS standard_events
+  FROM found GROUP BY code, patient_id
+),
+per_patient AS (
+  SELECT patient_id, MAX(CASE WHEN source_events > 0 THEN 1 ELSE 0 END) AS by_source,
+    MAX(CASE WHEN standard_events > 0 THEN 1 ELSE 0 END) AS by_standard
+  FROM pairs GROUP BY patient_id
+)
+SELECT code, COUNT(*) FILTER (WHERE source_events > 0), SUM(source_events),
+  COUNT(*) FILTER (WHERE standard_events > 0), SUM(standard_events), COUNT(*)
+FROM pairs GROUP BY code
+UNION ALL
+SELECT CAST(NULL AS VARCHAR), COUNT(*) FILTER (WHERE by_source = 1),
+  COUNT(*) FILTER (WHERE by_standard = 1),
+  COUNT(*) FILTER (WHERE by_source = 1 AND by_standard = 1), COUNT(*), 0
+FROM per_patient""",
+    )[1]
+    per_code = {row[0]: [int(n or 0) for n in row[1:]] for row in found if row[0] is not None}
+    (totals,) = [[int(n or 0) for n in row[1:5]] for row in found if row[0] is None]
+    source_values = _source_value_events(mapping, table, wanted)
+    concepts = _concepts_of(mapping, values)
+    none = [0, 0, 0, 0, 0]
+    rows = []
+    for code, value_events in zip(wanted, source_values, strict=True):
+        patients_source, events_source, patients_standard, events_standard, patients = per_code.get(
+            code, none
         )
-        per_code = per_code.merge(counted, on="code", how="left")
-    pairs = [found.select("code", "patient_id") for found in routes.values()]
-    either = pairs[0].union(pairs[1], distinct=True)
-    counted = either.group_by("code").agg(patients=either.count()).execute()
-    per_code = per_code.merge(counted, on="code", how="left")
-    per_code["source_value_events"] = _source_value_events(mapping, table, wanted)
-    concepts = _concepts_of(mapping, code_table)
-    per_code["vocabularies"] = [", ".join(concepts.get(code, ([], False))[0]) for code in wanted]
-    per_code["maps_to_standard"] = [concepts.get(code, ([], False))[1] for code in wanted]
-    counts = [c for c in per_code.columns if c.startswith(("patients", "events", "source_value"))]
-    per_code[counts] = per_code[counts].fillna(0).astype("int64")
-    per_code["status"] = [
-        "found" if patients else ("no events" if code in concepts else "not in CONCEPT")
-        for code, patients in zip(per_code["code"], per_code["patients"], strict=True)
-    ]
-    source_ids = routes["source"].select("patient_id")
-    standard_ids = routes["standard"].select("patient_id")
-    columns = [
-        "code",
-        "vocabularies",
-        "maps_to_standard",
-        "patients_source",
-        "events_source",
-        "patients_standard",
-        "events_standard",
-        "patients",
-        "source_value_events",
-        "status",
-    ]
+        vocabularies, reaches = concepts.get(code, ([], False))
+        rows.append(
+            {
+                "code": code,
+                "vocabularies": ", ".join(vocabularies),
+                "maps_to_standard": reaches,
+                "patients_source": patients_source,
+                "events_source": events_source,
+                "patients_standard": patients_standard,
+                "events_standard": events_standard,
+                "patients": patients,
+                "source_value_events": value_events,
+                "status": (
+                    "found" if patients else ("no events" if code in concepts else "not in CONCEPT")
+                ),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    counts = [c for c in frame.columns if c.startswith(("patients", "events", "source_value"))]
+    frame[counts] = frame[counts].astype("int64")
     return MatchReport(
         table=table,
         match=mapping.match,
-        patients_by_source=_count(source_ids.distinct()),
-        patients_by_standard=_count(standard_ids.distinct()),
-        patients_by_both=_count(source_ids.intersect(standard_ids)),
-        patients_by_either=_count(source_ids.union(standard_ids, distinct=True)),
-        codes=per_code[columns],
+        patients_by_source=totals[0],
+        patients_by_standard=totals[1],
+        patients_by_both=totals[2],
+        patients_by_either=totals[3],
+        codes=frame,
     )
 
 
@@ -1209,23 +1419,31 @@ def _opened_cdm(source: OmopCdm | OpenedSource | Any) -> OpenedCdm:
     return opened
 
 
-def _concepts_of(mapping: CdmMapping, code_table: ir.Table) -> dict[str, tuple[list[str], bool]]:
+def _concepts_of(mapping: CdmMapping, values: str) -> dict[str, tuple[list[str], bool]]:
     """Each code's vocabularies in CONCEPT, and whether any of its concepts is standard or maps to
-    one (so that the standard route can find its events)."""
-    concepts = mapping.codes.concepts
-    found = concepts.filter(concepts.code.isin(code_table.code))
-    standard = mapping.tables["concept"]
-    standard_ids = standard.filter(standard.standard_concept == "S").concept_id
-    reaches = found.concept_id.isin(standard_ids)
+    one (so that the standard route can find its events); `values` is the codes as a VALUES list."""
+    maps_to = ""
+    reaches = "st.concept_id IS NOT NULL"
     if mapping.codes.maps_to is not None:
-        reaches = reaches | found.concept_id.isin(mapping.codes.maps_to.concept_id_1)
-    rows = found.select(found.code, found.vocabulary_id, reaches=reaches).execute()
-    result: dict[str, tuple[list[str], bool]] = {}
-    for code, group in rows.groupby("code"):
-        result[str(code)] = (
-            sorted(set(group["vocabulary_id"])),
-            bool(group["reaches"].fillna(False).any()),
+        maps_to = (
+            f"LEFT JOIN (SELECT DISTINCT concept_id_1 FROM ({mapping.sql('maps_to')}) AS m0) AS m "
+            "ON c.concept_id = m.concept_id_1"
         )
+        reaches += " OR m.concept_id_1 IS NOT NULL"
+    _, rows = _fetch(
+        mapping.con,
+        mapping.backend,
+        f"""SELECT c.code, c.vocabulary_id, CASE WHEN {reaches} THEN 1 ELSE 0 END
+FROM ({mapping.sql("concepts")}) AS c
+JOIN (SELECT * FROM (VALUES {values}) AS w(code)) AS w ON c.code = w.code
+LEFT JOIN (SELECT DISTINCT concept_id FROM ({mapping.sql("concept")}) AS s0
+  WHERE standard_concept = 'S') AS st ON c.concept_id = st.concept_id
+{maps_to}""",
+    )
+    result: dict[str, tuple[list[str], bool]] = {}
+    for code, vocabulary, reach in rows:
+        vocabularies, before = result.get(str(code), ([], False))
+        result[str(code)] = (sorted({*vocabularies, str(vocabulary)}), before or bool(reach))
     return result
 
 
@@ -1233,17 +1451,12 @@ def _source_value_events(mapping: CdmMapping, table: str, wanted: list[str]) -> 
     """Per code, the events whose `*_source_value` is the code as written, or ICD-10's without its
     dot: the data may hold a code CONCEPT does not, and the reader should see how often."""
     spellings = {code: {code, code.replace(".", "")} for code in wanted}
-    every = sorted(set().union(*spellings.values()))
-    totals: dict[str, int] = {}
-    for spec in EVENT_TABLES:
-        if spec.kit_table != table or spec.name not in mapping.tables:
-            continue
-        if spec.source_value not in mapping.present[spec.name]:
-            continue
-        t = mapping.tables[spec.name]
-        values = t.select(value=t[spec.source_value].strip())
-        values = values.filter(values.value.isin(every))
-        counted = values.group_by("value").agg(n=values.count()).execute()
-        for text, n in zip(counted["value"], counted["n"], strict=True):
-            totals[str(text)] = totals.get(str(text), 0) + int(n)
+    every = ", ".join(_text_sql(text) for text in sorted(set().union(*spellings.values())))
+    _, rows = _fetch(
+        mapping.con,
+        mapping.backend,
+        f"SELECT source_value, COUNT(*) FROM ({mapping.sql(f'match_events:{table}')}) AS e "
+        f"WHERE source_value IN ({every}) GROUP BY source_value",
+    )
+    totals = {str(text): int(n) for text, n in rows}
     return [sum(totals.get(s, 0) for s in spellings[code]) for code in wanted]
