@@ -585,15 +585,21 @@ def read_duckdb_file(
         raise DatasetError(
             f"not a DuckDB database that can be opened: {str(error).splitlines()[0]}", path=path
         ) from None
-    listed = con.table("tables", database="information_schema")
-    rows = (
-        listed.filter(listed.table_catalog == catalog)
-        .select("table_schema", "table_name")
-        .execute()
+    # Every table's columns in one query, rather than one DESCRIBE per table.
+    _, rows = _fetch(
+        con,
+        "duckdb",
+        "SELECT table_schema, table_name, column_name, data_type, is_nullable "
+        f"FROM information_schema.columns WHERE table_catalog = {_text_sql(catalog)} "
+        "ORDER BY table_schema, table_name, ordinal_position",
     )
     by_schema: dict[str, dict[str, str]] = {}
-    for schema_name, table_name in rows.itertuples(index=False):
+    columns: dict[tuple[str, str], list[tuple[str, str, bool]]] = {}
+    for schema_name, table_name, column, data_type, nullable in rows:
         by_schema.setdefault(schema_name, {})[table_name.lower()] = table_name
+        columns.setdefault((schema_name, table_name), []).append(
+            (column, data_type, nullable == "YES")
+        )
     schema = schema or _default_schema(by_schema, "main", path)
     if schema not in by_schema:
         known = ", ".join(sorted(by_schema)) or "none"
@@ -607,12 +613,30 @@ def read_duckdb_file(
         schema_of = vocabulary if name in VOCABULARY_TABLES else schema
         if name in by_schema[schema_of]:
             actual = by_schema[schema_of][name]
-            tables[name] = _lower_columns(con.table(actual, database=(catalog, schema_of)))
+            table = _duckdb_table(con, catalog, schema_of, actual, columns[schema_of, actual])
+            tables[name] = _lower_columns(table)
             places[name] = f"{path} {schema_of}.{actual}"
     storage = {"storage": "DuckDB file", "schema": schema}
     if vocabulary_schema:
         storage["vocabulary_schema"] = vocabulary_schema
     return RawCdm(con, "duckdb", tables, places, storage)
+
+
+def _duckdb_table(
+    con: Any, catalog: str, schema: str, name: str, columns: list[tuple[str, str, bool]]
+) -> ir.Table:
+    """A table of the attached file, with the schema its columns were listed with (as `con.table`
+    makes one, without asking the file again)."""
+    import ibis.expr.operations as ops
+    import ibis.expr.schema as sch
+
+    types = con.compiler.type_mapper
+    found = sch.Schema(
+        {column: types.from_string(kind, nullable=nullable) for column, kind, nullable in columns}
+    )
+    return ops.DatabaseTable(
+        name, schema=found, source=con, namespace=ops.Namespace(catalog=catalog, database=schema)
+    ).to_expr()
 
 
 def _default_schema(by_schema: Mapping[str, Mapping[str, str]], preferred: str, path: Path) -> str:
