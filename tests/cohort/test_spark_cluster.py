@@ -6,10 +6,12 @@ user's program would be: one Python process holds one SparkSession, and the test
 local one the other Spark tests share. That program runs the spec's examples of every chapter and the
 study's diabetes cohort on a generated dataset, on the cluster, and writes what it found; the tests
 compare it with DuckDB's results row for row and check on the master's and the workers' JSON pages
-that both workers were alive and that the application's executors ran on them.
+that both workers were alive and that the application's executors ran on them. A second
+application is the command a user runs, `codeset cohort --engine spark --spark-master URL`, whose
+file must be the one DuckDB's command writes.
 
 The generated dataset has `PATIENTS` patients, which keeps the module to about a minute; the
-benchmark (`benchmarks/bench_spark_cluster.py`) runs a million.
+benchmark (`benchmarks/bench_spark_cluster.py`) runs a million and ten million.
 """
 
 from __future__ import annotations
@@ -241,6 +243,58 @@ def test_a_generated_cohort_on_the_cluster_is_duckdbs_row_for_row(
     assert len(cohort) > 1000, "the cohort is too small to show anything"
     same_rows(pd.read_parquet(cluster_run["out"] / "cohort.parquet"), cohort, ["patient_id"])
     same_rows(pd.read_parquet(cluster_run["out"] / "attrition.parquet"), attrition, ["step"])
+
+
+# ---- The command line on the cluster -----------------------------------------------------------
+
+
+def codeset(*args: str) -> subprocess.CompletedProcess:
+    """`codeset ARGS` as a user runs it, in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "codesetlib.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+
+
+def test_codeset_cohort_on_the_cluster_writes_duckdbs_rows(
+    spark_cluster: SparkCluster, dataset: Path, tmp_path: Path
+) -> None:
+    """`codeset cohort --engine spark --spark-master URL` writes the file DuckDB writes: the same
+    columns, types and rows; its application ran on the cluster's workers."""
+    import pyarrow.parquet as pq
+
+    on_duckdb, on_cluster = tmp_path / "duckdb.parquet", tmp_path / "cluster.parquet"
+    common = ["cohort", str(DEFINITION), "--data", str(dataset)]
+    duckdb = codeset(*common, "--out", str(on_duckdb))
+    assert duckdb.returncode == 0, duckdb.stderr
+    cluster = codeset(
+        *common,
+        *("--engine", "spark", "--spark-master", spark_cluster.master_url),
+        *("--out", str(on_cluster)),
+    )
+    assert cluster.returncode == 0, cluster.stderr[-4000:]
+    assert f"run by Spark ({spark_cluster.master_url})" in cluster.stdout
+    assert "Traceback" not in cluster.stderr
+    # The same attrition, protected the same way, and the same number of rows written.
+    assert cluster.stdout.replace(f"  run by Spark ({spark_cluster.master_url})\n", "") == (
+        duckdb.stdout.replace(str(on_duckdb), str(on_cluster))
+    )
+    written, expected = pq.read_table(on_cluster), pq.read_table(on_duckdb)
+    assert written.schema == expected.schema
+    assert written.num_rows == expected.num_rows > 1000
+    same_rows(written.to_pandas(), expected.to_pandas(), ["patient_id"])
+    apps = [a for a in spark_cluster.state()["completedapps"] if a["name"] == "codesetlib"]
+    assert apps, "the command's application is not among the master's completed ones"
+    ran_on = [
+        worker
+        for worker in spark_cluster.worker_states()
+        if any(e["appid"] == apps[-1]["id"] for e in worker["finishedexecutors"])
+    ]
+    assert ran_on, "no worker ran an executor of the command's application"
 
 
 if __name__ == "__main__":
