@@ -135,8 +135,14 @@ def intervals_relation(
 
 
 def shifted(date: ir.DateValue, offset: Offset) -> ir.DateValue:
-    """`date` moved by `offset` (months and years clamp to the month end, as dates.add_offset)."""
-    return date + ibis.interval(**{offset.unit: offset.amount})
+    """`date` moved by `offset` (months and years clamp to the month end, as dates.add_offset),
+    still a date: a bound compared with event dates as dates, not as timestamps."""
+    if offset.amount == 0:
+        return date
+    moved = date + ibis.interval(**{offset.unit: offset.amount})
+    # Ibis types the sum as a date where SQL gives a timestamp: the cast through a timestamp is
+    # what makes the SQL say so.
+    return moved.cast("timestamp").date()
 
 
 def in_window(
@@ -300,10 +306,31 @@ def window_events(criterion: Criterion, sources: Sources) -> ir.Table:
 def with_rule(rows: ir.Table, criterion: Criterion, include: bool, sources: Sources) -> ir.Table:
     """The rows that have (include) or lack (exclude) an event of the criterion in its window."""
     events = window_events(criterion, sources)
+    window = criterion.window
+    if sources.fixed_index is None and window.start is None and not window.anchors:
+        return with_rule_from_first(rows, criterion, include, events)
     predicates = [rows.patient_id == events.patient_id]
     if sources.fixed_index is None:
-        predicates += in_window(events.event_date, rows.index_date, criterion.window)
+        predicates += in_window(events.event_date, rows.index_date, window)
     kept = rows.semi_join(events, predicates) if include else rows.anti_join(events, predicates)
+    return kept.mutate(**{criterion.name: ibis.literal(include)})
+
+
+def with_rule_from_first(
+    rows: ir.Table, criterion: Criterion, include: bool, events: ir.Table
+) -> ir.Table:
+    """`with_rule` for a window open at its start (`ever before`, `any time`) and rows with
+    dates of their own (a measure's patients x intervals): a row has an event in the window when
+    the patient's first event falls on or before the window's end. One row per patient is joined
+    instead of every event to every row."""
+    first = events.group_by("patient_id").agg(first_event_date=events.event_date.min())
+    end = criterion.window.end
+    joined = rows.left_join(first, rows.patient_id == first.patient_id)
+    found = joined.first_event_date.notnull()
+    if end is not None:
+        found &= joined.first_event_date <= shifted(joined.index_date, end)
+    kept = joined.filter(found if include else ~found)
+    kept = kept.select(*rows.columns)
     return kept.mutate(**{criterion.name: ibis.literal(include)})
 
 
@@ -436,13 +463,10 @@ def entered_rows(
     pop = definition.population
     steps = population_steps(pop, base)
     rows = base.filter(*[cond for _, cond in steps]) if steps else base
-    if pop.registered or needs & {"practice_id", "borough"}:
-        chosen = registrations(rows, sources, borough="borough" in needs)
-        if pop.registered:
-            rows = rows.join(chosen, sources.keys)
-        else:
-            rows = left_join(rows, chosen, sources.keys)
-        rows = rows.mutate(registered=rows.registration_found.notnull()).drop("registration_found")
+    # The rules on events come before the registration: every step is a condition on the same row,
+    # so their order does not change which rows pass, and a rule usually keeps far fewer rows than
+    # the registrations a practice is chosen among (a measure's rows are patients x intervals).
+    # Nothing but the registration reads the practice, so it can come last.
     # Rules on a criterion measured from another's date are applied once both are computed.
     by_name = {c.name: c for c in definition.criteria if not c.window.anchors}
     for rule in definition.rules:
@@ -459,6 +483,15 @@ def entered_rows(
         rows = rows.filter(
             rows[rule.criterion] if rule.action == "include" else ~rows[rule.criterion]
         )
+    # The registration last: the practice is chosen once, for the rows that pass everything else
+    # (each criterion above joins the rows as they stand, which would otherwise choose it again).
+    if pop.registered or needs & {"practice_id", "borough"}:
+        chosen = registrations(rows, sources, borough="borough" in needs)
+        if pop.registered:
+            rows = rows.join(chosen, sources.keys)
+        else:
+            rows = left_join(rows, chosen, sources.keys)
+        rows = rows.mutate(registered=rows.registration_found.notnull()).drop("registration_found")
     return rows
 
 
