@@ -467,6 +467,60 @@ def test_events_of_a_person_not_in_person_are_counted(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("gap", [False, True], ids=["ids-without-a-gap", "ids-with-a-gap"])
+def test_rows_of_unknown_persons_are_counted_whether_or_not_person_ids_run_without_a_gap(
+    tmp_path, gap
+):
+    """Person 2 is left out of PERSON: its events, death records and observation periods are
+    counted as of an unknown person, both when the ids left run without a gap (a range check
+    suffices) and when they do not (an anti join)."""
+    tables = cdm_tables()
+    if gap:
+        kept = with_rows(tables, "person", lambda f: f[f.person_id != 2])
+    else:
+        # Person 5 takes the id 2 and person 2's rows the id 6, which PERSON (1 to 4) lacks.
+        def renumber(frame):
+            return frame.assign(person_id=frame.person_id.replace({2: 6, 5: 2}))
+
+        kept = {
+            name: with_rows(tables, name, renumber)[name]
+            if "person_id" in table.column_names
+            else table
+            for name, table in tables.items()
+        }
+        kept = with_rows(kept, "person", lambda f: f[f.person_id != 6])
+    person_ids = set(kept["person"].column("person_id").to_pylist())
+    expected = {}
+    for name in ("condition_occurrence", "observation", "measurement", "drug_exposure"):
+        ids = kept[name].column("person_id").to_pylist()
+        expected[name] = sum(1 for i in ids if i not in person_ids)
+    deaths = sum(1 for i in kept["death"].column("person_id").to_pylist() if i not in person_ids)
+    periods = sum(
+        1 for i in kept["observation_period"].column("person_id").to_pylist() if i not in person_ids
+    )
+    assert sum(expected.values()) > 0 and periods > 0
+    opened = OmopCdm(write_parquet(kept, tmp_path / "cdm")).open()
+    notes = {n.what: n.rows for n in opened.notes}
+    for name, rows in expected.items():
+        said = notes.get(f"{name} rows of a person_id not in person: kept, but in no cohort", 0)
+        assert said == rows, name
+    assert notes.get("death records of a person_id not in person: not read", 0) == deaths
+    no_site = "observation periods of a person with no care_site_id: practice unknown"
+    sites = dict(
+        zip(
+            kept["person"].column("person_id").to_pylist(),
+            kept["person"].column("care_site_id").to_pylist(),
+            strict=True,
+        )
+    )
+    without_site = sum(
+        1
+        for i in kept["observation_period"].column("person_id").to_pylist()
+        if sites.get(i) is None
+    )
+    assert notes[no_site] == without_site >= periods
+
+
 def test_both_routes_give_one_row_per_event_and_code(omop_parquet):
     opened = OmopCdm(omop_parquet).open()
     rows = kit_rows(opened, "clinical_events")
