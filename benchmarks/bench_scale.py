@@ -81,6 +81,8 @@ TARGETS: dict[int, list[tuple[str, float, float | None]]] = {
 FLOOR_SCRIPT = (
     "import sys, duckdb\n"
     "con = duckdb.connect()\n"
+    # DuckDB draws a progress bar on standard output for a query of more than two seconds.
+    "con.execute('SET enable_progress_bar = false')\n"
     "for setting in sys.argv[2:]: con.execute(setting)\n"
     "row = con.execute(sys.argv[1]).fetchone()\n"
     "print(row[0] if row else '')\n"
@@ -393,7 +395,7 @@ def measure_size(
                 for who in order:
                     timed[(command, who)].append(run_process(argvs[(command, who)]))
             print(f"{patients:,}: round {round_ + 1} of {runs} done", file=sys.stderr)
-        floor_count = int(first[("cohort", "floor")].stdout.strip())
+        floor_count = int(first[("cohort", "floor")].stdout.split()[-1])
         import pyarrow.parquet as pq
 
         cohort_rows = pq.read_metadata(out / "cohort.parquet").num_rows
