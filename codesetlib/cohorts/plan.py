@@ -225,17 +225,21 @@ def patient_rows(
     sources: Sources,
     needs: set[str],
     intervals: ir.Table | None,
+    only_with: list[ir.Table] | None = None,
 ) -> ir.Table:
     """Every (patient, index date) row with sex, age, age band and whether alive on the index date.
 
     A fixed index date is a constant column of the patients table; intervals are crossed with the
     patients; a per-patient index date joins each patient's first event to the patients table.
+    `only_with`: tables of patient ids; only the patients in each are given rows.
     """
     patients = sources.tables["patients"]
     wanted = ["patient_id", "sex", "date_of_birth", "date_of_death"]
     if "imd_quintile" in needs:
         wanted.append("imd_quintile")
     patients = patients.select(*wanted)
+    for having in only_with or []:
+        patients = patients.semi_join(having, "patient_id")
     if intervals is not None:
         rows = patients.cross_join(intervals)
     elif sources.fixed_index is not None:
@@ -381,9 +385,12 @@ def with_criteria(rows: ir.Table, criteria: list[Criterion], sources: Sources) -
     for criterion in criteria:
         key = (criterion.table, criterion.codeset, criterion.window)
         groups.setdefault(key, []).append(criterion)
-    # A window measured from another criterion's date needs that column first.
+    # A window measured from another criterion's date needs that column first. The others read
+    # the rows as they came in, so that no criterion's aggregate is computed again inside the next.
+    entering = rows
     for group in sorted(groups.values(), key=lambda g: bool(g[0].window.anchors)):
-        rows = left_join(rows, criteria_relation(rows, group, sources), sources.keys)
+        frame = rows if group[0].window.anchors else entering
+        rows = left_join(rows, criteria_relation(frame, group, sources), sources.keys)
         for criterion in group:
             if criterion.returns == "exists":
                 rows = rows.mutate(**{criterion.name: rows[criterion.name].fill_null(0) > 0})
@@ -495,6 +502,21 @@ def entered_rows(
     return rows
 
 
+def patients_with_included_codes(definition: CohortDefinition, sources: Sources) -> list[ir.Table]:
+    """For each rule that includes on a criterion: the patients with any event of its codeset in
+    its table, whatever the date. No patient outside them passes the rule in any window, so they
+    may leave before a measure crosses the patients with its intervals."""
+    by_name = {c.name: c for c in definition.criteria}
+    found = []
+    for rule in definition.rules:
+        criterion = by_name.get(rule.criterion)
+        if rule.action != "include" or criterion is None:
+            continue
+        events = coded_events(sources.tables[criterion.table], sources.codes, criterion.codeset)
+        found.append(events.select("patient_id"))
+    return found
+
+
 def compile_plan(
     definition: CohortDefinition,
     codesets: Mapping[str, CodesetCodes],
@@ -512,10 +534,18 @@ def compile_plan(
     needs = set(outputs) | set(extra_columns)
     base = patient_rows(definition, sources, needs, intervals)
     rows = all_rows(definition, base, sources)
+    # A measure's rows are patients x intervals: those no include rule can keep leave first.
+    entered_base = (
+        base
+        if intervals is None
+        else patient_rows(
+            definition, sources, needs, intervals, patients_with_included_codes(definition, sources)
+        )
+    )
     return CohortPlan(
         rows=rows,
         steps=entry_steps(definition, rows),
-        entered=entered_rows(definition, base, sources, needs),
+        entered=entered_rows(definition, entered_base, sources, needs),
         output_columns=outputs,
         sources=sources,
     )
