@@ -210,3 +210,19 @@ def test_a_memory_limit_that_is_not_one_is_refused_in_one_line(small: Path, tmp_
     assert result.returncode == 2
     assert "'lots' is not a memory limit" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_query_larger_than_the_memory_limit_is_a_clear_error_and_writes_nothing(
+    small: Path, tmp_path
+):
+    for command in (["cohort"], ["measure", "--numerator", "hba1c_controlled"]):
+        out = tmp_path / f"{command[0]}.csv"
+        result = codeset(
+            *command, DIABETES, "--data", str(small), "--memory-limit", "1MB", "--out", str(out)
+        )
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        assert "ran out of memory within --memory-limit 1MB" in result.stderr
+        assert "raise --memory-limit" in result.stderr
+        assert not out.exists()
+        assert list(tmp_path.iterdir()) == []

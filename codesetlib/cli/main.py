@@ -768,6 +768,26 @@ def _validation_error() -> type[ValidationError] | tuple[()]:
     return pydantic.ValidationError if pydantic is not None else ()
 
 
+def _out_of_memory() -> type[Exception] | tuple[()]:
+    """DuckDB's out-of-memory error when DuckDB has been imported (as `_validation_error`)."""
+    duckdb = sys.modules.get("duckdb")
+    return duckdb.OutOfMemoryException if duckdb is not None else ()
+
+
+def _out_of_memory_error(exc: Exception, args: argparse.Namespace) -> int:
+    """A query that did not fit in DuckDB's memory limit and could not spill: what the limit was
+    and what to change, without DuckDB's own advice on settings the user cannot reach."""
+    reason = str(exc).splitlines()[0]
+    limit = getattr(args, "memory_limit", None)
+    limit_text = f"--memory-limit {limit}" if limit else "DuckDB's default memory limit"
+    print(
+        f"codeset: error: the query ran out of memory within {limit_text} ({reason}); raise "
+        "--memory-limit, or run with fewer --threads",
+        file=sys.stderr,
+    )
+    return EXIT_USER_ERROR
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -782,6 +802,8 @@ def main(argv: list[str] | None = None) -> int:
         field = ".".join(str(k) for k in first["loc"])
         print(f"codeset: error: {field}: {first['msg']}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except _out_of_memory() as exc:
+        return _out_of_memory_error(exc, args)
     except BrokenPipeError:
         _quiet_stdout()
         return EXIT_BROKEN_PIPE
