@@ -432,7 +432,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         "# Data sources benchmark: `codeset cohort` and `codeset measure` as a user runs them",
         "",
-        f"Run {report['date']} with `python benchmarks/bench_sources.py` on {m['cores']} cores "
+        f"Run {report['date']} with `{report.get('command', 'python benchmarks/bench_sources.py')}` "
+        f"on {m['cores']} cores "
         f"({m['cpu']}), {m['ram_gib']} GiB RAM, shared with other work (load average "
         f"{report['load_average_before'][0]} before, {report['load_average_after'][0]} after); "
         f"Python {m['python']}, DuckDB {m['duckdb']}, Ibis {m['ibis']}"
@@ -613,6 +614,7 @@ def main() -> None:
     report = {
         "benchmark": "sources",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["python", "benchmarks/bench_sources.py", *sys.argv[1:]]),
         "machine": machine(),
         "git": git_state(),
         "load_average_before": [round(x, 2) for x in load_before],
