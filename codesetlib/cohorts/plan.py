@@ -338,7 +338,9 @@ def with_rule_from_first(
     return kept.mutate(**{criterion.name: ibis.literal(include)})
 
 
-def criteria_relation(rows: ir.Table, group: list[Criterion], sources: Sources) -> ir.Table:
+def criteria_relation(
+    rows: ir.Table, group: list[Criterion], sources: Sources, narrowed: bool = False
+) -> ir.Table:
     """One aggregate of the events in a window, one column per criterion of the group.
 
     Every criterion of `group` shares its codeset, table and window. With no fixed index date, or
@@ -357,6 +359,8 @@ def criteria_relation(rows: ir.Table, group: list[Criterion], sources: Sources) 
                 *in_window(events.event_date, index_date, window, frame),
             ],
         )
+    elif narrowed:
+        events = events.semi_join(rows.select("patient_id"), "patient_id")
     grouped = events.group_by(sources.keys)
     return grouped.agg(**{c.name: aggregate(events, c) for c in group})
 
@@ -379,8 +383,13 @@ def aggregate(events: ir.Table, criterion: Criterion) -> ir.Value:
     return field.argmin(order) if criterion.which == "first" else field.argmax(order)
 
 
-def with_criteria(rows: ir.Table, criteria: list[Criterion], sources: Sources) -> ir.Table:
-    """The rows with each criterion's column; criteria sharing an aggregate are joined once."""
+def with_criteria(
+    rows: ir.Table, criteria: list[Criterion], sources: Sources, narrowed: bool = False
+) -> ir.Table:
+    """The rows with each criterion's column; criteria sharing an aggregate are joined once.
+
+    `narrowed`: the rows are some of the patients (those a rule kept), so each criterion reads
+    only their events."""
     groups: dict[tuple, list[Criterion]] = {}
     for criterion in criteria:
         key = (criterion.table, criterion.codeset, criterion.window)
@@ -390,7 +399,8 @@ def with_criteria(rows: ir.Table, criteria: list[Criterion], sources: Sources) -
     entering = rows
     for group in sorted(groups.values(), key=lambda g: bool(g[0].window.anchors)):
         frame = rows if group[0].window.anchors else entering
-        rows = left_join(rows, criteria_relation(frame, group, sources), sources.keys)
+        relation = criteria_relation(frame, group, sources, narrowed)
+        rows = left_join(rows, relation, sources.keys)
         for criterion in group:
             if criterion.returns == "exists":
                 rows = rows.mutate(**{criterion.name: rows[criterion.name].fill_null(0) > 0})
@@ -483,7 +493,10 @@ def entered_rows(
     needed = needed_columns(definition, needs | {r.criterion for r in flag_rules})
     ruled = {r.criterion for r in definition.rules if r.criterion in by_name}
     rows = with_criteria(
-        rows, [c for c in definition.criteria if c.name in needed - ruled], sources
+        rows,
+        [c for c in definition.criteria if c.name in needed - ruled],
+        sources,
+        narrowed=bool(ruled),
     )
     rows = with_flags(rows, [f for f in definition.flags if f.name in needed])
     for rule in flag_rules:
