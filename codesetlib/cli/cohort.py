@@ -221,11 +221,19 @@ def _print_matches(run, settings) -> None:
     import pandas as pd
 
     from codesetlib.core.disclosure import protect_counts
-    from codesetlib.data.sources.omop import match_report
+    from codesetlib.data.sources.omop import match_reports
 
-    for codeset_id, codes in sorted(run.codesets.items()):
+    # The codesets of each table are matched together, reading the events once.
+    by_table: dict[str, dict[str, set[str]]] = {}
+    for codeset_id, codes in run.codesets.items():
         table = "medications" if codes.coding_system == "dmd" else "clinical_events"
-        report = match_report(run.engine, set(codes.codes), table=table)
+        by_table.setdefault(table, {})[codeset_id] = set(codes.codes)
+    reports = {
+        codeset_id: report
+        for table, codesets in sorted(by_table.items())
+        for codeset_id, report in match_reports(run.engine, codesets, table=table).items()
+    }
+    for codeset_id, report in sorted(reports.items()):
         counts = pd.DataFrame(
             {
                 "n": [

@@ -41,7 +41,7 @@ from codesetlib.cohorts import CodesetCodes, CohortDefinition, DuckDBEngine
 from codesetlib.cohorts.engines.database_engine import open_engine
 from codesetlib.core.errors import DatasetError
 from codesetlib.data.sources import SourceNote, data_source
-from codesetlib.data.sources.omop import OmopCdm, match_report
+from codesetlib.data.sources.omop import OmopCdm, match_report, match_reports
 
 D = dt.date
 I64, F64, S, DATE = pa.int64(), pa.float64(), pa.string(), pa.date32()
@@ -653,6 +653,26 @@ def test_match_report_on_medications_and_on_an_engine(omop_parquet):
     assert (report.patients_by_source, report.patients_by_standard) == (1, 2)
     assert report.codes.loc[0, "maps_to_standard"]
     assert report.codes.loc[0, "source_value_events"] == 1
+
+
+def test_codesets_matched_together_give_each_codesets_own_report(omop_parquet):
+    # One pass over the events for several codesets (a code may be in more than one) gives what
+    # each codeset's report alone gives.
+    opened = OmopCdm(omop_parquet).open()
+    codesets = {
+        "cancer": {"254837009", "C50.9", "363358000", "C50.1"},
+        "diabetes": {"44054006", "E11.9", "254837009"},
+        "nothing": {"V10.3"},
+    }
+    together = match_reports(opened, codesets)
+    assert sorted(together) == sorted(codesets)
+    for codeset, codes in codesets.items():
+        alone = match_report(opened, codes)
+        assert together[codeset].codes.equals(alone.codes), codeset
+        assert together[codeset].patients_by_either == alone.patients_by_either
+        assert together[codeset].patients_by_both == alone.patients_by_both
+    assert together["cancer"].patients_by_either > 0
+    assert together["nothing"].patients_by_either == 0
 
 
 def test_match_report_refuses_a_source_that_is_not_a_cdm(tmp_path):

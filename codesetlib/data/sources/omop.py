@@ -1343,97 +1343,121 @@ def match_report(
     the source route, the standard route, both and either, and per code its patients and events by
     each route; codes that find nothing are kept, with why (`MatchReport.unmatched`).
 
-    `source` is an `OmopCdm` (opened here), what its `open()` gave, or an engine running on it.
-    The concepts are narrowed to the codeset's codes before the events meet them, and the events are
-    read once for both routes (one query), once for their source values and not at all for the
-    codes' concepts."""
+    `source` is an `OmopCdm` (opened here), what its `open()` gave, or an engine running on it."""
+    return match_reports(source, {"codes": codes}, table)["codes"]
+
+
+def match_reports(
+    source: OmopCdm | OpenedSource | Any,
+    codesets: Mapping[str, Iterable[str]],
+    table: str = "clinical_events",
+) -> dict[str, MatchReport]:
+    """`match_report` for several codesets at once (by id), with the events read once for all of
+    them: the concepts are narrowed to the codesets' codes before the events meet them, and the
+    events are read once for both routes (one query), once for their source values and not at all
+    for the codes' concepts."""
     opened = _opened_cdm(source)
     mapping = opened.mapping
     assert mapping is not None
-    wanted = sorted({str(code).strip() for code in codes if str(code).strip()})
-    if not wanted:
-        raise DatasetError("no codes to look for")
+    wanted = {
+        codeset: sorted({str(code).strip() for code in codes if str(code).strip()})
+        for codeset, codes in codesets.items()
+    }
+    for codeset, codes in wanted.items():
+        if not codes:
+            raise DatasetError(f"no codes to look for in {codeset}")
     if not any(s.kit_table == table and s.name in mapping.tables for s in EVENT_TABLES):
         raise DatasetError(f"the CDM has no table of {table.replace('_', ' ')}", field=table)
-    values = ", ".join(f"({_text_sql(code)})" for code in wanted)
+    every = sorted(set().union(*wanted.values()))
+    pairs_sql = ", ".join(
+        f"({_text_sql(codeset)}, {_text_sql(code)})"
+        for codeset, codes in sorted(wanted.items())
+        for code in codes
+    )
     found = _fetch(
         mapping.con,
         mapping.backend,
-        f"""WITH wanted AS (SELECT * FROM (VALUES {values}) AS w(code)),
+        f"""WITH wanted AS (SELECT * FROM (VALUES {pairs_sql}) AS w(codeset, code)),
 events AS ({mapping.sql(f"match_events:{table}")}),
 by_source AS (
-  SELECT c.concept_id, c.code FROM ({mapping.sql("concepts")}) AS c
+  SELECT c.concept_id, w.codeset, c.code FROM ({mapping.sql("concepts")}) AS c
   JOIN wanted AS w ON c.code = w.code
 ),
 by_standard AS (
-  SELECT s.standard_concept_id, s.code FROM ({mapping.sql("standard")}) AS s
+  SELECT s.standard_concept_id, w.codeset, s.code FROM ({mapping.sql("standard")}) AS s
   JOIN wanted AS w ON s.code = w.code
 ),
 found AS (
-  SELECT c.code, e.patient_id, 1 AS source_events, 0 AS standard_events
+  SELECT c.codeset, c.code, e.patient_id, 1 AS source_events, 0 AS standard_events
   FROM events AS e JOIN by_source AS c ON e.source_concept_id = c.concept_id
   UNION ALL
-  SELECT s.code, e.patient_id, 0 AS source_events, 1 AS standard_events
+  SELECT s.codeset, s.code, e.patient_id, 0 AS source_events, 1 AS standard_events
   FROM events AS e JOIN by_standard AS s ON e.concept_id = s.standard_concept_id
 ),
 pairs AS (
-  SELECT code, patient_id, SUM(source_events) AS source_events,
+  SELECT codeset, code, patient_id, SUM(source_events) AS source_events,
     SUM(standard_events) AS standard_events
-  FROM found GROUP BY code, patient_id
+  FROM found GROUP BY codeset, code, patient_id
 ),
 per_patient AS (
-  SELECT patient_id, MAX(CASE WHEN source_events > 0 THEN 1 ELSE 0 END) AS by_source,
+  SELECT codeset, patient_id, MAX(CASE WHEN source_events > 0 THEN 1 ELSE 0 END) AS by_source,
     MAX(CASE WHEN standard_events > 0 THEN 1 ELSE 0 END) AS by_standard
-  FROM pairs GROUP BY patient_id
+  FROM pairs GROUP BY codeset, patient_id
 )
-SELECT code, COUNT(*) FILTER (WHERE source_events > 0), SUM(source_events),
+SELECT codeset, code, COUNT(*) FILTER (WHERE source_events > 0), SUM(source_events),
   COUNT(*) FILTER (WHERE standard_events > 0), SUM(standard_events), COUNT(*)
-FROM pairs GROUP BY code
+FROM pairs GROUP BY codeset, code
 UNION ALL
-SELECT CAST(NULL AS VARCHAR), COUNT(*) FILTER (WHERE by_source = 1),
+SELECT codeset, CAST(NULL AS VARCHAR), COUNT(*) FILTER (WHERE by_source = 1),
   COUNT(*) FILTER (WHERE by_standard = 1),
   COUNT(*) FILTER (WHERE by_source = 1 AND by_standard = 1), COUNT(*), 0
-FROM per_patient""",
+FROM per_patient GROUP BY codeset""",
     )[1]
-    per_code = {row[0]: [int(n or 0) for n in row[1:]] for row in found if row[0] is not None}
-    (totals,) = [[int(n or 0) for n in row[1:5]] for row in found if row[0] is None]
-    source_values = _source_value_events(mapping, table, wanted)
-    concepts = _concepts_of(mapping, values)
+    per_code = {(row[0], row[1]): [int(n or 0) for n in row[2:]] for row in found if row[1]}
+    totals = {row[0]: [int(n or 0) for n in row[2:6]] for row in found if row[1] is None}
+    value_events = dict(zip(every, _source_value_events(mapping, table, every), strict=True))
+    concepts = _concepts_of(mapping, ", ".join(f"({_text_sql(code)})" for code in every))
     none = [0, 0, 0, 0, 0]
-    rows = []
-    for code, value_events in zip(wanted, source_values, strict=True):
-        patients_source, events_source, patients_standard, events_standard, patients = per_code.get(
-            code, none
+    reports = {}
+    for codeset, codes in wanted.items():
+        rows = []
+        for code in codes:
+            patients_source, events_source, patients_standard, events_standard, patients = (
+                per_code.get((codeset, code), none)
+            )
+            vocabularies, reaches = concepts.get(code, ([], False))
+            rows.append(
+                {
+                    "code": code,
+                    "vocabularies": ", ".join(vocabularies),
+                    "maps_to_standard": reaches,
+                    "patients_source": patients_source,
+                    "events_source": events_source,
+                    "patients_standard": patients_standard,
+                    "events_standard": events_standard,
+                    "patients": patients,
+                    "source_value_events": value_events[code],
+                    "status": (
+                        "found"
+                        if patients
+                        else ("no events" if code in concepts else "not in CONCEPT")
+                    ),
+                }
+            )
+        frame = pd.DataFrame(rows)
+        counts = [c for c in frame.columns if c.startswith(("patients", "events", "source_value"))]
+        frame[counts] = frame[counts].astype("int64")
+        by_source, by_standard, by_both, by_either = totals.get(codeset, [0, 0, 0, 0])
+        reports[codeset] = MatchReport(
+            table=table,
+            match=mapping.match,
+            patients_by_source=by_source,
+            patients_by_standard=by_standard,
+            patients_by_both=by_both,
+            patients_by_either=by_either,
+            codes=frame,
         )
-        vocabularies, reaches = concepts.get(code, ([], False))
-        rows.append(
-            {
-                "code": code,
-                "vocabularies": ", ".join(vocabularies),
-                "maps_to_standard": reaches,
-                "patients_source": patients_source,
-                "events_source": events_source,
-                "patients_standard": patients_standard,
-                "events_standard": events_standard,
-                "patients": patients,
-                "source_value_events": value_events,
-                "status": (
-                    "found" if patients else ("no events" if code in concepts else "not in CONCEPT")
-                ),
-            }
-        )
-    frame = pd.DataFrame(rows)
-    counts = [c for c in frame.columns if c.startswith(("patients", "events", "source_value"))]
-    frame[counts] = frame[counts].astype("int64")
-    return MatchReport(
-        table=table,
-        match=mapping.match,
-        patients_by_source=totals[0],
-        patients_by_standard=totals[1],
-        patients_by_both=totals[2],
-        patients_by_either=totals[3],
-        codes=frame,
-    )
+    return reports
 
 
 def _opened_cdm(source: OmopCdm | OpenedSource | Any) -> OpenedCdm:
