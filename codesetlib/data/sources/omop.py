@@ -1369,52 +1369,54 @@ def match_reports(
     if not any(s.kit_table == table and s.name in mapping.tables for s in EVENT_TABLES):
         raise DatasetError(f"the CDM has no table of {table.replace('_', ' ')}", field=table)
     every = sorted(set().union(*wanted.values()))
+    # Each (codeset, code) pair and each codeset by a number: the events are grouped on numbers.
+    names = sorted(wanted)
+    pairs = [(codeset, code) for codeset in names for code in wanted[codeset]]
     pairs_sql = ", ".join(
-        f"({_text_sql(codeset)}, {_text_sql(code)})"
-        for codeset, codes in sorted(wanted.items())
-        for code in codes
+        f"({number}, {names.index(codeset)}, {_text_sql(code)})"
+        for number, (codeset, code) in enumerate(pairs)
     )
     found = _fetch(
         mapping.con,
         mapping.backend,
-        f"""WITH wanted AS (SELECT * FROM (VALUES {pairs_sql}) AS w(codeset, code)),
+        f"""WITH wanted AS (SELECT * FROM (VALUES {pairs_sql}) AS w(pair, codeset, code)),
 events AS ({mapping.sql(f"match_events:{table}")}),
 by_source AS (
-  SELECT c.concept_id, w.codeset, c.code FROM ({mapping.sql("concepts")}) AS c
+  SELECT c.concept_id, w.pair, w.codeset FROM ({mapping.sql("concepts")}) AS c
   JOIN wanted AS w ON c.code = w.code
 ),
 by_standard AS (
-  SELECT s.standard_concept_id, w.codeset, s.code FROM ({mapping.sql("standard")}) AS s
+  SELECT s.standard_concept_id, w.pair, w.codeset FROM ({mapping.sql("standard")}) AS s
   JOIN wanted AS w ON s.code = w.code
 ),
 found AS (
-  SELECT c.codeset, c.code, e.patient_id, 1 AS source_events, 0 AS standard_events
+  SELECT c.pair, c.codeset, e.patient_id, 1 AS source_events, 0 AS standard_events
   FROM events AS e JOIN by_source AS c ON e.source_concept_id = c.concept_id
   UNION ALL
-  SELECT s.codeset, s.code, e.patient_id, 0 AS source_events, 1 AS standard_events
+  SELECT s.pair, s.codeset, e.patient_id, 0 AS source_events, 1 AS standard_events
   FROM events AS e JOIN by_standard AS s ON e.concept_id = s.standard_concept_id
 ),
 pairs AS (
-  SELECT codeset, code, patient_id, SUM(source_events) AS source_events,
+  SELECT pair, codeset, patient_id, SUM(source_events) AS source_events,
     SUM(standard_events) AS standard_events
-  FROM found GROUP BY codeset, code, patient_id
+  FROM found GROUP BY pair, codeset, patient_id
 ),
 per_patient AS (
   SELECT codeset, patient_id, MAX(CASE WHEN source_events > 0 THEN 1 ELSE 0 END) AS by_source,
     MAX(CASE WHEN standard_events > 0 THEN 1 ELSE 0 END) AS by_standard
   FROM pairs GROUP BY codeset, patient_id
 )
-SELECT codeset, code, COUNT(*) FILTER (WHERE source_events > 0), SUM(source_events),
+SELECT codeset, pair, COUNT(*) FILTER (WHERE source_events > 0), SUM(source_events),
   COUNT(*) FILTER (WHERE standard_events > 0), SUM(standard_events), COUNT(*)
-FROM pairs GROUP BY codeset, code
+FROM pairs GROUP BY codeset, pair
 UNION ALL
-SELECT codeset, CAST(NULL AS VARCHAR), COUNT(*) FILTER (WHERE by_source = 1),
+SELECT codeset, -1, COUNT(*) FILTER (WHERE by_source = 1),
   COUNT(*) FILTER (WHERE by_standard = 1),
   COUNT(*) FILTER (WHERE by_source = 1 AND by_standard = 1), COUNT(*), 0
 FROM per_patient GROUP BY codeset""",
     )[1]
-    per_code = {(row[0], row[1]): [int(n or 0) for n in row[2:]] for row in found if row[1]}
-    totals = {row[0]: [int(n or 0) for n in row[2:6]] for row in found if row[1] is None}
+    per_code = {pairs[int(row[1])]: [int(n or 0) for n in row[2:]] for row in found if row[1] >= 0}
+    totals = {names[int(row[0])]: [int(n or 0) for n in row[2:6]] for row in found if row[1] < 0}
     value_events = dict(zip(every, _source_value_events(mapping, table, every), strict=True))
     concepts = _concepts_of(mapping, ", ".join(f"({_text_sql(code)})" for code in every))
     none = [0, 0, 0, 0, 0]
