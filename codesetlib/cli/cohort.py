@@ -231,7 +231,9 @@ def _print_matches(run, settings) -> None:
     reports = {
         codeset_id: report
         for table, codesets in sorted(by_table.items())
-        for codeset_id, report in match_reports(run.engine, codesets, table=table).items()
+        for codeset_id, report in match_reports(
+            run.engine, codesets, table=table, per_code=False
+        ).items()
     }
     for codeset_id, report in sorted(reports.items()):
         counts = pd.DataFrame(

@@ -673,6 +673,22 @@ def test_codesets_matched_together_give_each_codesets_own_report(omop_parquet):
         assert together[codeset].patients_by_both == alone.patients_by_both
     assert together["cancer"].patients_by_either > 0
     assert together["nothing"].patients_by_either == 0
+    # Totals only (what the command line prints): the same totals and statuses, no per-code counts.
+    summary = match_reports(opened, codesets, per_code=False)
+    for codeset, report in summary.items():
+        full = together[codeset]
+        assert (report.patients_by_source, report.patients_by_standard) == (
+            full.patients_by_source,
+            full.patients_by_standard,
+        )
+        assert (report.patients_by_both, report.patients_by_either) == (
+            full.patients_by_both,
+            full.patients_by_either,
+        )
+        assert list(report.codes["status"]) == list(full.codes["status"])
+        assert list(report.codes["code"]) == list(full.codes["code"])
+        assert report.codes["patients"].isna().all()
+        assert report.unmatched["code"].tolist() == full.unmatched["code"].tolist()
 
 
 def test_match_report_refuses_a_source_that_is_not_a_cdm(tmp_path):

@@ -1351,11 +1351,17 @@ def match_reports(
     source: OmopCdm | OpenedSource | Any,
     codesets: Mapping[str, Iterable[str]],
     table: str = "clinical_events",
+    *,
+    per_code: bool = True,
 ) -> dict[str, MatchReport]:
     """`match_report` for several codesets at once (by id), with the events read once for all of
     them: the concepts are narrowed to the codesets' codes before the events meet them, and the
     events are read once for both routes (one query), once for their source values and not at all
-    for the codes' concepts."""
+    for the codes' concepts.
+
+    With `per_code` False only each codeset's patients by route and each code's status are
+    counted (what `codeset cohort` prints): the codes' own patient and event counts, the grouping
+    of every event by code and patient, are left empty (NA)."""
     opened = _opened_cdm(source)
     mapping = opened.mapping
     assert mapping is not None
@@ -1376,6 +1382,26 @@ def match_reports(
         f"({number}, {names.index(codeset)}, {_text_sql(code)})"
         for number, (codeset, code) in enumerate(pairs)
     )
+    per_code_sql = """pairs AS (
+  SELECT pair, codeset, patient_id, SUM(source_events) AS source_events,
+    SUM(standard_events) AS standard_events
+  FROM found GROUP BY pair, codeset, patient_id
+),
+per_patient AS (
+  SELECT codeset, patient_id, MAX(CASE WHEN source_events > 0 THEN 1 ELSE 0 END) AS by_source,
+    MAX(CASE WHEN standard_events > 0 THEN 1 ELSE 0 END) AS by_standard
+  FROM pairs GROUP BY codeset, patient_id
+)
+SELECT codeset, pair, COUNT(*) FILTER (WHERE source_events > 0), SUM(source_events),
+  COUNT(*) FILTER (WHERE standard_events > 0), SUM(standard_events), COUNT(*)
+FROM pairs GROUP BY codeset, pair"""
+    # Totals only: the patients per codeset and route, and which codes find any event.
+    summary_sql = """per_patient AS (
+  SELECT codeset, patient_id, MAX(source_events) AS by_source,
+    MAX(standard_events) AS by_standard
+  FROM found GROUP BY codeset, patient_id
+)
+SELECT codeset, pair, 0, 0, 0, 0, 1 FROM (SELECT DISTINCT codeset, pair FROM found) AS p"""
     found = _fetch(
         mapping.con,
         mapping.backend,
@@ -1396,37 +1422,30 @@ found AS (
   SELECT s.pair, s.codeset, e.patient_id, 0 AS source_events, 1 AS standard_events
   FROM events AS e JOIN by_standard AS s ON e.concept_id = s.standard_concept_id
 ),
-pairs AS (
-  SELECT pair, codeset, patient_id, SUM(source_events) AS source_events,
-    SUM(standard_events) AS standard_events
-  FROM found GROUP BY pair, codeset, patient_id
-),
-per_patient AS (
-  SELECT codeset, patient_id, MAX(CASE WHEN source_events > 0 THEN 1 ELSE 0 END) AS by_source,
-    MAX(CASE WHEN standard_events > 0 THEN 1 ELSE 0 END) AS by_standard
-  FROM pairs GROUP BY codeset, patient_id
-)
-SELECT codeset, pair, COUNT(*) FILTER (WHERE source_events > 0), SUM(source_events),
-  COUNT(*) FILTER (WHERE standard_events > 0), SUM(standard_events), COUNT(*)
-FROM pairs GROUP BY codeset, pair
+{per_code_sql if per_code else summary_sql}
 UNION ALL
 SELECT codeset, -1, COUNT(*) FILTER (WHERE by_source = 1),
   COUNT(*) FILTER (WHERE by_standard = 1),
   COUNT(*) FILTER (WHERE by_source = 1 AND by_standard = 1), COUNT(*), 0
 FROM per_patient GROUP BY codeset""",
     )[1]
-    per_code = {pairs[int(row[1])]: [int(n or 0) for n in row[2:]] for row in found if row[1] >= 0}
+    counted = {pairs[int(row[1])]: [int(n or 0) for n in row[2:]] for row in found if row[1] >= 0}
     totals = {names[int(row[0])]: [int(n or 0) for n in row[2:6]] for row in found if row[1] < 0}
-    value_events = dict(zip(every, _source_value_events(mapping, table, every), strict=True))
+    value_events = (
+        dict(zip(every, _source_value_events(mapping, table, every), strict=True))
+        if per_code
+        else {}
+    )
     concepts = _concepts_of(mapping, ", ".join(f"({_text_sql(code)})" for code in every))
     none = [0, 0, 0, 0, 0]
     reports = {}
     for codeset, codes in wanted.items():
         rows = []
         for code in codes:
-            patients_source, events_source, patients_standard, events_standard, patients = (
-                per_code.get((codeset, code), none)
-            )
+            counts_of_code = counted.get((codeset, code), none)
+            found_any = counts_of_code[4] > 0
+            numbers: list[int | None] = list(counts_of_code) if per_code else [None] * 5
+            patients_source, events_source, patients_standard, events_standard, patients = numbers
             vocabularies, reaches = concepts.get(code, ([], False))
             rows.append(
                 {
@@ -1438,17 +1457,17 @@ FROM per_patient GROUP BY codeset""",
                     "patients_standard": patients_standard,
                     "events_standard": events_standard,
                     "patients": patients,
-                    "source_value_events": value_events[code],
+                    "source_value_events": value_events.get(code),
                     "status": (
                         "found"
-                        if patients
+                        if found_any
                         else ("no events" if code in concepts else "not in CONCEPT")
                     ),
                 }
             )
         frame = pd.DataFrame(rows)
         counts = [c for c in frame.columns if c.startswith(("patients", "events", "source_value"))]
-        frame[counts] = frame[counts].astype("int64")
+        frame[counts] = frame[counts].astype("int64" if per_code else "Int64")
         by_source, by_standard, by_both, by_either = totals.get(codeset, [0, 0, 0, 0])
         reports[codeset] = MatchReport(
             table=table,
