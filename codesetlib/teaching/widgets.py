@@ -314,9 +314,10 @@ class CodesetBuilderApp:
         self._set_options(self.children, concept_options(self.builder.children()))
 
     def changed(self, text: str) -> None:
-        """After a rule or decision changes: say what, and redraw everything that depends on it."""
-        self.say(text)
+        """After a rule or decision changes: redraw everything that depends on it, then say what
+        changed, so that the counts a learner reads beside the message are already the new ones."""
         self.refresh()
+        self.say(text)
 
     def refresh(self) -> None:
         """Redraw the summary, the rules and the codes with their patient counts."""
