@@ -54,21 +54,13 @@ from typing import Any
 import duckdb
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
-# The kit is this repository's, here and in every process started.
-sys.path.insert(0, str(ROOT))
-CHILD_ENV = {
-    **os.environ,
-    "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-}
+# The kit is this repository's, here and in every process started (`whole_process`).
+from whole_process import CHILD_ENV, DEFINITION, NUMERATOR, RESULTS, ROOT
 
-from codesetlib.cohorts.codes import codeset_codes  # noqa: E402
-from codesetlib.cohorts.load import load_definition  # noqa: E402
-from codesetlib.data.synthetic.params import make_params  # noqa: E402
+from codesetlib.cohorts.codes import codeset_codes
+from codesetlib.cohorts.load import load_definition
+from codesetlib.data.synthetic.params import make_params
 
-RESULTS = Path(__file__).resolve().parent / "results"
-DEFINITION = ROOT / "cohorts" / "diabetes_control.yaml"
-NUMERATOR = "hba1c_controlled"
 SIZES = (1_000_000, 10_000_000, 60_000_000)
 TIME = Path("/usr/bin/time")
 SAMPLE_SECONDS = 0.1

@@ -47,23 +47,14 @@ import duckdb
 import ibis
 import pyarrow.parquet as pq
 
-ROOT = Path(__file__).resolve().parent.parent
-# The throwaway PostgreSQL server is the tests' own (tests/postgres.py), imported from the repository,
-# and the kit is this repository's, here and in every process started (the same code when this script
-# runs from another checkout, e.g. a worktree of one commit).
-sys.path.insert(0, str(ROOT))
-CHILD_ENV = {
-    **os.environ,
-    "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-}
+# The throwaway PostgreSQL server is the tests' own (tests/postgres.py), imported from the
+# repository, which `whole_process` puts on the path with the kit.
+from whole_process import CHILD_ENV, DEFINITION, NUMERATOR, RESULTS, ROOT
 
-from codesetlib.cohorts.codes import codeset_codes  # noqa: E402
-from codesetlib.cohorts.load import load_definition  # noqa: E402
-from codesetlib.data.synthetic.params import make_params  # noqa: E402
+from codesetlib.cohorts.codes import codeset_codes
+from codesetlib.cohorts.load import load_definition
+from codesetlib.data.synthetic.params import make_params
 
-RESULTS = Path(__file__).resolve().parent / "results"
-DEFINITION = ROOT / "cohorts" / "diabetes_control.yaml"
-NUMERATOR = "hba1c_controlled"
 SOURCES = ("kit", "omop-duckdb", "omop-parquet", "omop-postgresql")
 TARGET_RATIO = 1.5
 # The OMOP writer's code: a CDM built by other code is built again.
