@@ -15,6 +15,7 @@ from codesetlib.cohorts.codes import codeset_codes
 from codesetlib.cohorts.engines.database_engine import open_engine
 from codesetlib.cohorts.measures import Intervals, Measure, compute_measure
 from codesetlib.data.formats import write_ehrql, write_omop
+from codesetlib.data.sources.omop import match_reports
 from codesetlib.data.synthetic import SynthParams, generate_dataset
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,3 +82,29 @@ def test_every_route_gives_the_same_cohort_attrition_and_measure(routes: dict[st
         pd.testing.assert_frame_equal(cohort, kit_cohort, check_dtype=False, obj=name)
         pd.testing.assert_frame_equal(attrition, kit_attrition, obj=name)
         pd.testing.assert_frame_equal(measure, kit_measure, check_dtype=False, obj=name)
+
+
+def test_match_reports_agree_on_duckdb_and_postgresql(routes: dict[str, str]):
+    # The match report is SQL written around the mapping's compiled tables: PostgreSQL runs it too.
+    definition = load_definition(REPO / "cohorts" / "diabetes_control.yaml")
+    codesets = {
+        name: set(codes.codes)
+        for name, codes in codeset_codes(REPO / "codesets", definition.codesets_used()).items()
+        if codes.coding_system != "dmd"
+    }
+    reports = {
+        (name, per_code): match_reports(open_engine(routes[name]), codesets, per_code=per_code)
+        for name in ("omop-duckdb", "omop-postgresql")
+        for per_code in (True, False)
+    }
+    want = reports["omop-duckdb", True]
+    assert want["diabetes"].patients_by_either > 20
+    for key, got in reports.items():
+        for codeset, report in got.items():
+            totals = (report.patients_by_source, report.patients_by_standard)
+            assert totals == (want[codeset].patients_by_source, want[codeset].patients_by_standard)
+            assert report.patients_by_both == want[codeset].patients_by_both, key
+            assert report.patients_by_either == want[codeset].patients_by_either, key
+            assert report.codes["status"].tolist() == want[codeset].codes["status"].tolist()
+    for codeset, report in reports["omop-postgresql", True].items():
+        pd.testing.assert_frame_equal(report.codes, want[codeset].codes, obj=codeset)

@@ -40,7 +40,7 @@ import pytest
 from codesetlib.cohorts import CodesetCodes, CohortDefinition, DuckDBEngine
 from codesetlib.cohorts.engines.database_engine import open_engine
 from codesetlib.core.errors import DatasetError
-from codesetlib.data.sources import SourceNote, data_source
+from codesetlib.data.sources import SourceNote, data_source, omop
 from codesetlib.data.sources.omop import OmopCdm, match_report, match_reports
 
 D = dt.date
@@ -689,6 +689,32 @@ def test_codesets_matched_together_give_each_codesets_own_report(omop_parquet):
         assert list(report.codes["code"]) == list(full.codes["code"])
         assert report.codes["patients"].isna().all()
         assert report.unmatched["code"].tolist() == full.unmatched["code"].tolist()
+
+
+def test_totals_of_many_codesets_span_several_masks(omop_parquet):
+    # More codesets than one 64-bit mask holds: each still gets its own patients by route.
+    opened = OmopCdm(omop_parquet).open()
+    codes = ["254837009", "C50.9", "363358000", "C50.1", "44054006", "E11.9", "V10.3"]
+    codesets = {
+        f"set{n:02d}": {codes[n % len(codes)], codes[(n * 3) % len(codes)]}
+        for n in range(2 * omop.MASK_CODESETS + 3)
+    }
+    summary = match_reports(opened, codesets, per_code=False)
+    full = match_reports(opened, codesets)
+    for codeset in codesets:
+        got, want = summary[codeset], full[codeset]
+        assert (
+            got.patients_by_source,
+            got.patients_by_standard,
+            got.patients_by_both,
+            got.patients_by_either,
+        ) == (
+            want.patients_by_source,
+            want.patients_by_standard,
+            want.patients_by_both,
+            want.patients_by_either,
+        ), codeset
+    assert len({summary[c].patients_by_either for c in codesets}) > 2
 
 
 def test_match_report_refuses_a_source_that_is_not_a_cdm(tmp_path):

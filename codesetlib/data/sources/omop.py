@@ -1382,30 +1382,7 @@ def match_reports(
         f"({number}, {names.index(codeset)}, {_text_sql(code)})"
         for number, (codeset, code) in enumerate(pairs)
     )
-    per_code_sql = """pairs AS (
-  SELECT pair, codeset, patient_id, SUM(source_events) AS source_events,
-    SUM(standard_events) AS standard_events
-  FROM found GROUP BY pair, codeset, patient_id
-),
-per_patient AS (
-  SELECT codeset, patient_id, MAX(CASE WHEN source_events > 0 THEN 1 ELSE 0 END) AS by_source,
-    MAX(CASE WHEN standard_events > 0 THEN 1 ELSE 0 END) AS by_standard
-  FROM pairs GROUP BY codeset, patient_id
-)
-SELECT codeset, pair, COUNT(*) FILTER (WHERE source_events > 0), SUM(source_events),
-  COUNT(*) FILTER (WHERE standard_events > 0), SUM(standard_events), COUNT(*)
-FROM pairs GROUP BY codeset, pair"""
-    # Totals only: the patients per codeset and route, and which codes find any event.
-    summary_sql = """per_patient AS (
-  SELECT codeset, patient_id, MAX(source_events) AS by_source,
-    MAX(standard_events) AS by_standard
-  FROM found GROUP BY codeset, patient_id
-)
-SELECT codeset, pair, 0, 0, 0, 0, 1 FROM (SELECT DISTINCT codeset, pair FROM found) AS p"""
-    found = _fetch(
-        mapping.con,
-        mapping.backend,
-        f"""WITH wanted AS (SELECT * FROM (VALUES {pairs_sql}) AS w(pair, codeset, code)),
+    codes_sql = f"""wanted AS (SELECT * FROM (VALUES {pairs_sql}) AS w(pair, codeset, code)),
 events AS ({mapping.sql(f"match_events:{table}")}),
 by_source AS (
   SELECT c.concept_id, w.pair, w.codeset FROM ({mapping.sql("concepts")}) AS c
@@ -1414,21 +1391,13 @@ by_source AS (
 by_standard AS (
   SELECT s.standard_concept_id, w.pair, w.codeset FROM ({mapping.sql("standard")}) AS s
   JOIN wanted AS w ON s.code = w.code
-),
-found AS (
-  SELECT c.pair, c.codeset, e.patient_id, 1 AS source_events, 0 AS standard_events
-  FROM events AS e JOIN by_source AS c ON e.source_concept_id = c.concept_id
-  UNION ALL
-  SELECT s.pair, s.codeset, e.patient_id, 0 AS source_events, 1 AS standard_events
-  FROM events AS e JOIN by_standard AS s ON e.concept_id = s.standard_concept_id
-),
-{per_code_sql if per_code else summary_sql}
-UNION ALL
-SELECT codeset, -1, COUNT(*) FILTER (WHERE by_source = 1),
-  COUNT(*) FILTER (WHERE by_standard = 1),
-  COUNT(*) FILTER (WHERE by_source = 1 AND by_standard = 1), COUNT(*), 0
-FROM per_patient GROUP BY codeset""",
-    )[1]
+)"""
+    if per_code:
+        found = _per_code_counts(mapping, codes_sql)
+    else:
+        found = _found_pairs(mapping, codes_sql) + _patients_by_route(
+            mapping, codes_sql, len(names)
+        )
     counted = {pairs[int(row[1])]: [int(n or 0) for n in row[2:]] for row in found if row[1] >= 0}
     totals = {names[int(row[0])]: [int(n or 0) for n in row[2:6]] for row in found if row[1] < 0}
     value_events = (
@@ -1479,6 +1448,120 @@ FROM per_patient GROUP BY codeset""",
             codes=frame,
         )
     return reports
+
+
+def _per_code_counts(mapping: CdmMapping, codes_sql: str) -> list[tuple[Any, ...]]:
+    """Per (codeset, code) pair its patients and events by each route and its patients, and per
+    codeset (pair -1) its patients by the source route, the standard route, both and either."""
+    return _fetch(
+        mapping.con,
+        mapping.backend,
+        f"""WITH {codes_sql},
+found AS (
+  SELECT c.pair, c.codeset, e.patient_id, 1 AS source_events, 0 AS standard_events
+  FROM events AS e JOIN by_source AS c ON e.source_concept_id = c.concept_id
+  UNION ALL
+  SELECT s.pair, s.codeset, e.patient_id, 0 AS source_events, 1 AS standard_events
+  FROM events AS e JOIN by_standard AS s ON e.concept_id = s.standard_concept_id
+),
+pairs AS (
+  SELECT pair, codeset, patient_id, SUM(source_events) AS source_events,
+    SUM(standard_events) AS standard_events
+  FROM found GROUP BY pair, codeset, patient_id
+),
+per_patient AS (
+  SELECT codeset, patient_id, MAX(CASE WHEN source_events > 0 THEN 1 ELSE 0 END) AS by_source,
+    MAX(CASE WHEN standard_events > 0 THEN 1 ELSE 0 END) AS by_standard
+  FROM pairs GROUP BY codeset, patient_id
+)
+SELECT codeset, pair, COUNT(*) FILTER (WHERE source_events > 0), SUM(source_events),
+  COUNT(*) FILTER (WHERE standard_events > 0), SUM(standard_events), COUNT(*)
+FROM pairs GROUP BY codeset, pair
+UNION ALL
+SELECT codeset, -1, COUNT(*) FILTER (WHERE by_source = 1),
+  COUNT(*) FILTER (WHERE by_standard = 1),
+  COUNT(*) FILTER (WHERE by_source = 1 AND by_standard = 1), COUNT(*), 0
+FROM per_patient GROUP BY codeset""",
+    )[1]
+
+
+def _found_pairs(mapping: CdmMapping, codes_sql: str) -> list[tuple[Any, ...]]:
+    """The (codeset, code) pairs that find any event by either route, in the rows
+    `_per_code_counts` gives (with counts left at zero): the events are first grouped by their
+    two concepts, which leaves as many rows as the data has distinct pairs of concepts."""
+    return _fetch(
+        mapping.con,
+        mapping.backend,
+        f"""WITH {codes_sql},
+seen AS (SELECT source_concept_id, concept_id FROM events GROUP BY source_concept_id, concept_id)
+SELECT c.codeset, c.pair, 0, 0, 0, 0, 1
+FROM seen JOIN by_source AS c ON seen.source_concept_id = c.concept_id
+UNION
+SELECT s.codeset, s.pair, 0, 0, 0, 0, 1
+FROM seen JOIN by_standard AS s ON seen.concept_id = s.standard_concept_id""",
+    )[1]
+
+
+# Codesets whose routes share one 64-bit mask: two bits each (source, standard), sign bit unused.
+MASK_CODESETS = 31
+
+
+def _patients_by_route(mapping: CdmMapping, codes_sql: str, codesets: int) -> list[tuple[Any, ...]]:
+    """Per codeset (pair -1, as `_per_code_counts` gives them) its patients by the source route,
+    the standard route, both and either, in one pass over the events: each event carries a bit
+    mask of the codesets and routes that find it (codeset n's source route is bit 2n of mask
+    n // MASK_CODESETS, its standard route the bit above), and each patient the OR of their
+    events' masks, so that the events are grouped by patient alone."""
+    masks = range((codesets + MASK_CODESETS - 1) // MASK_CODESETS)
+    bits = [1 << (2 * (n % MASK_CODESETS)) for n in range(codesets)]
+
+    def chunk(n: int) -> int:
+        return n // MASK_CODESETS
+
+    def of_codeset(route_bit: int, m: int) -> str:
+        # The mask of codeset w.codeset in mask m, by a route (1 source, 2 standard).
+        cases = " ".join(
+            f"WHEN {n} THEN {bits[n] * route_bit}" for n in range(codesets) if chunk(n) == m
+        )
+        return f"CAST(CASE w.codeset {cases} ELSE 0 END AS BIGINT)"
+
+    source_masks = ", ".join(f"BIT_OR({of_codeset(1, m)}) AS m{m}" for m in masks)
+    standard_masks = ", ".join(f"BIT_OR({of_codeset(2, m)}) AS m{m}" for m in masks)
+    marked = ", ".join(f"COALESCE(s.m{m}, 0) | COALESCE(d.m{m}, 0) AS m{m}" for m in masks)
+    per_patient = ", ".join(f"BIT_OR(m{m}) AS m{m}" for m in masks)
+    counts = []
+    for n in range(codesets):
+        mask, source, both = f"m{chunk(n)}", bits[n], 3 * bits[n]
+        counts += [
+            f"COUNT(*) FILTER (WHERE ({mask} & {source}) <> 0)",
+            f"COUNT(*) FILTER (WHERE ({mask} & {2 * source}) <> 0)",
+            f"COUNT(*) FILTER (WHERE ({mask} & {both}) = {both})",
+            f"COUNT(*) FILTER (WHERE ({mask} & {both}) <> 0)",
+        ]
+    _, rows = _fetch(
+        mapping.con,
+        mapping.backend,
+        f"""WITH {codes_sql},
+source_masks AS (
+  SELECT w.concept_id, {source_masks}
+  FROM by_source AS w GROUP BY w.concept_id
+),
+standard_masks AS (
+  SELECT w.standard_concept_id, {standard_masks}
+  FROM by_standard AS w GROUP BY w.standard_concept_id
+),
+marked AS (
+  SELECT e.patient_id, {marked}
+  FROM events AS e
+  LEFT JOIN source_masks AS s ON e.source_concept_id = s.concept_id
+  LEFT JOIN standard_masks AS d ON e.concept_id = d.standard_concept_id
+  WHERE s.concept_id IS NOT NULL OR d.standard_concept_id IS NOT NULL
+),
+per_patient AS (SELECT patient_id, {per_patient} FROM marked GROUP BY patient_id)
+SELECT {", ".join(counts)} FROM per_patient""",
+    )
+    totals = [int(n or 0) for n in rows[0]]
+    return [(n, -1, *totals[4 * n : 4 * n + 4], 0) for n in range(codesets)]
 
 
 def _opened_cdm(source: OmopCdm | OpenedSource | Any) -> OpenedCdm:
