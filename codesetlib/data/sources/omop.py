@@ -800,6 +800,8 @@ def open_cdm(raw: RawCdm, match: Match, location: str) -> OpenedCdm:
         if name in typed:
             person = checked.get("person")
             checked[name] = check_table(raw, mapping, name, note_joins(mapping, name, person))
+    if raw.backend == "duckdb":
+        mapping.codes = kept_codes(raw.con, mapping)
     for spec in EVENT_TABLES:
         if spec.name in typed:
             joined = event_joins(mapping, spec, checked["person"])
@@ -820,6 +822,24 @@ def open_cdm(raw: RawCdm, match: Match, location: str) -> OpenedCdm:
         coding_systems={"clinical_events": ("snomedct", "icd10"), "medications": ("dmd",)},
         mapping=mapping,
     )
+
+
+def kept_codes(con: Any, mapping: CdmMapping) -> CdmCodes:
+    """The kit's codes of the CDM's concepts kept as temporary tables of the connection, once the
+    vocabulary tables are checked: every query after (the events' checks, the kit's views, each
+    criterion, the match report) reads them rather than working the codes out of CONCEPT and
+    CONCEPT_RELATIONSHIP again (the ICD-10 spelling, the 'Maps to' join), and its SQL is short."""
+    kept = {}
+    for name in ("concepts", "standard", "maps_to"):
+        expr = getattr(mapping.codes, name)
+        if expr is None:
+            kept[name] = None
+            continue
+        table = f"cdm_{name}"
+        con.raw_sql(f"CREATE TEMP TABLE {_ident(table)} AS {mapping.sql(name)}")
+        kept[name] = con.table(table)
+        mapping.compiled[name] = f"SELECT * FROM {_ident(table)}"
+    return CdmCodes(**kept)
 
 
 def unknown_person(mapping: CdmMapping, person: Checked) -> Joined:
