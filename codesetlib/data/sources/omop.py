@@ -829,7 +829,7 @@ def kept_codes(con: Any, mapping: CdmMapping) -> CdmCodes:
     vocabulary tables are checked: every query after (the events' checks, the kit's views, each
     criterion, the match report) reads them rather than working the codes out of CONCEPT and
     CONCEPT_RELATIONSHIP again (the ICD-10 spelling, the 'Maps to' join), and its SQL is short."""
-    kept = {}
+    kept: dict[str, ir.Table | None] = {}
     for name in ("concepts", "standard", "maps_to"):
         expr = getattr(mapping.codes, name)
         if expr is None:
