@@ -15,7 +15,9 @@ the same run, the floor: the cohort's count as one hand-written DuckDB query ove
 files, run as a `python -c` process. Each command runs once untimed (its first run, reported apart),
 then `--repeats` times in rounds that take the sources in turn, each round starting one source
 later, so load from other work on the machine falls on all alike. Peak memory is the maximum
-resident set of the process and its children (`/usr/bin/time -v`, or the children's rusage).
+resident set of the process and its children (`/usr/bin/time -v`, or the children's rusage); on
+PostgreSQL, the server's processes are sampled apart while each command runs (their proportional set
+size, so that the shared buffers are counted once).
 
 Usage: python benchmarks/bench_sources.py [--patients 1000000] [--repeats 5]
        [--sources kit omop-duckdb omop-parquet omop-postgresql] [--results DIR] [--data-dir DIR]
@@ -36,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,6 +80,7 @@ class ProcessRun:
     seconds: float
     peak_mib: float
     stdout: str
+    server_peak_mib: float | None = None
 
 
 def codeset_command() -> list[str]:
@@ -89,10 +93,11 @@ def codeset(*args: str) -> list[str]:
     return [*codeset_command(), *args]
 
 
-def run_process(argv: list[str], cwd: Path = ROOT) -> ProcessRun:
+def run_process(argv: list[str], cwd: Path = ROOT, server: int | None = None) -> ProcessRun:
     """Run `argv` to the end; wall time around the whole process, and the peak resident memory of
-    it and its children. A failure stops the benchmark with the command's output."""
-    with tempfile.TemporaryDirectory() as tmp:
+    it and its children (and of the database server whose postmaster is `server`, if given). A
+    failure stops the benchmark with the command's output."""
+    with tempfile.TemporaryDirectory() as tmp, ServerMemory(server) as served:
         report = Path(tmp) / "rusage"
         if TIME.is_file():
             wrapped = [str(TIME), "-v", "-o", str(report), *argv]
@@ -110,7 +115,66 @@ def run_process(argv: list[str], cwd: Path = ROOT) -> ProcessRun:
         )
     found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
     kib = int(found.group(1)) if found else int(text.strip() or 0)
-    return ProcessRun(seconds=seconds, peak_mib=kib / 1024, stdout=done.stdout)
+    return ProcessRun(
+        seconds=seconds, peak_mib=kib / 1024, stdout=done.stdout, server_peak_mib=served.peak_mib
+    )
+
+
+class ServerMemory:
+    """The peak memory of a server's processes (the postmaster `pid` and its children) while a
+    command runs, sampled every `SAMPLE_S` seconds: the sum of their proportional set sizes
+    (`Pss` of /proc/PID/smaps_rollup), which shares the shared buffers out among the processes
+    that touch them rather than counting them in each. Nothing is sampled when `pid` is None."""
+
+    SAMPLE_S = 0.05
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.peak_mib: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> ServerMemory:
+        if self.pid is not None:
+            self.peak_mib = 0.0
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pid is not None:
+            self._stop.set()
+            self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            self.peak_mib = max(self.peak_mib or 0.0, self._pss_kib() / 1024)
+            if self._stop.wait(self.SAMPLE_S):
+                return
+
+    def _pss_kib(self) -> int:
+        total = 0
+        for pid in [self.pid, *children_of(self.pid)]:
+            try:
+                text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            except OSError:  # the process ended between the listing and the read
+                continue
+            found = re.search(r"^Pss:\s+(\d+) kB", text, re.MULTILINE)
+            total += int(found.group(1)) if found else 0
+        return total
+
+
+def children_of(pid: int | None) -> list[int]:
+    """The processes whose parent is `pid` (a server's backends and workers)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The command name (in parentheses) may hold spaces: the parent is after its end.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 # --- the data ---------------------------------------------------------------------------------
@@ -184,6 +248,7 @@ def postgres_cdm(
         yield (
             url,
             {
+                "postmaster_pid": postmaster_pid(server),
                 "version": default.pop("server_version"),
                 "default_settings": default,
                 "settings": {k: v for k, v in server_settings(server).items() if k in default},
@@ -193,6 +258,12 @@ def postgres_cdm(
                 "rows": {name: frame.num_rows for name, frame in frames.items()},
             },
         )
+
+
+def postmaster_pid(server: Any) -> int:
+    """The server's postmaster process: the first line of postmaster.pid in its data folder."""
+    data = Path(server.host).parent / "data"
+    return int((data / "postmaster.pid").read_text().splitlines()[0])
 
 
 SIZE_SQL = (
@@ -291,13 +362,25 @@ def summary(runs: list[ProcessRun], first: ProcessRun) -> dict[str, Any]:
         "first_s": round(first.seconds, 2),
         "all_s": [round(s, 2) for s in seconds],
         "peak_rss_mib": round(max(r.peak_mib for r in [*runs, first]), 1),
+        **(
+            {"server_peak_pss_mib": round(max(r.server_peak_mib or 0 for r in [*runs, first]), 1)}
+            if first.server_peak_mib is not None
+            else {}
+        ),
     }
 
 
-def time_all(argvs: dict[tuple[str, str], list[str]], repeats: int) -> dict[tuple[str, str], dict]:
+def time_all(
+    argvs: dict[tuple[str, str], list[str]], repeats: int, servers: dict[str, int]
+) -> dict[tuple[str, str], dict]:
     """Each command once untimed, then `repeats` rounds; within a round the cohorts and then the
-    measures, each taking the sources in turn from a starting point that moves each round."""
-    first = {key: run_process(argv) for key, argv in argvs.items()}
+    measures, each taking the sources in turn from a starting point that moves each round. A
+    source in `servers` (by name, its server's postmaster pid) has its server's memory sampled."""
+
+    def timed_run(key: tuple[str, str]) -> ProcessRun:
+        return run_process(argvs[key], server=servers.get(key[1]))
+
+    first = {key: timed_run(key) for key in argvs}
     for key, run in first.items():
         print(f"first {key}: {run.seconds:.2f} s, {run.peak_mib:.0f} MiB", file=sys.stderr)
     times: dict[tuple[str, str], list[ProcessRun]] = {key: [] for key in argvs}
@@ -307,7 +390,7 @@ def time_all(argvs: dict[tuple[str, str], list[str]], repeats: int) -> dict[tupl
             keys = [key for key in argvs if key[0] in commands_]
             shift = round_ % len(keys)
             for key in keys[shift:] + keys[:shift]:
-                times[key].append(run_process(argvs[key]))
+                times[key].append(timed_run(key))
         print(f"round {round_ + 1} of {repeats} done", file=sys.stderr)
     return {key: summary(times[key], first[key]) for key in argvs}
 
@@ -512,10 +595,18 @@ def markdown(report: dict[str, Any]) -> str:
             f"- PostgreSQL {pg['version']} is a throwaway server on a Unix socket started as "
             "tests/postgres.py starts it (fsync off), with the CDM's Parquet tables loaded by COPY "
             f"into schema `cdm` in {pg['load_s']} s ({pg['size_mib']} MiB; no indexes, ANALYZEd "
-            f"after loading). The timed runs had {settings} (set on the database); its peak RSS is "
-            "the client process's only: the server's own memory (its backend process, the "
-            "work_mem of its hash tables, the shared buffers) is outside the client's process "
-            "tree and not counted.",
+            f"after loading). The timed runs had {settings} (set on the database). Its peak RSS "
+            "in the table is the client process's; the server's own memory (its backend and "
+            "parallel workers, the work_mem of their hash tables, the shared buffers) is outside "
+            "the client's process tree and was sampled apart, every "
+            f"{ServerMemory.SAMPLE_S * 1000:.0f} ms while each command ran, as the sum of its "
+            "processes' proportional set sizes: at most "
+            + " and ".join(
+                f"{report['timings'][command]['omop-postgresql']['server_peak_pss_mib']} MiB "
+                f"during `codeset {command}`"
+                for command in ("cohort", "measure")
+            )
+            + ".",
             f"- At PostgreSQL's default settings ({defaults}) the cohort command "
             + (
                 f"finished in {probe['seconds']} s."
@@ -592,7 +683,8 @@ def main() -> None:
             spec["omop-postgresql"] = url
         argvs = commands(spec, out)
         argvs[("floor", "floor")] = [sys.executable, "-c", FLOOR_SCRIPT, sql]
-        timed = time_all(argvs, args.repeats)
+        servers = {"omop-postgresql": pg.pop("postmaster_pid")} if pg is not None else {}
+        timed = time_all(argvs, args.repeats, servers)
         floor_count = int(run_process(argvs[("floor", "floor")]).stdout.strip())
         results = same_results(out, spec)
 
