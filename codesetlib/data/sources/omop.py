@@ -1397,9 +1397,10 @@ def match_reports(
     every = sorted(set().union(*wanted.values()))
     # Each (codeset, code) pair and each codeset by a number: the events are grouped on numbers.
     names = sorted(wanted)
+    number_of = {codeset: n for n, codeset in enumerate(names)}
     pairs = [(codeset, code) for codeset in names for code in wanted[codeset]]
     pairs_sql = ", ".join(
-        f"({number}, {names.index(codeset)}, {_text_sql(code)})"
+        f"({number}, {number_of[codeset]}, {_text_sql(code)})"
         for number, (codeset, code) in enumerate(pairs)
     )
     codes_sql = f"""wanted AS (SELECT * FROM (VALUES {pairs_sql}) AS w(pair, codeset, code)),
@@ -1535,13 +1536,12 @@ def _patients_by_route(mapping: CdmMapping, codes_sql: str, codesets: int) -> li
     masks = range((codesets + MASK_CODESETS - 1) // MASK_CODESETS)
     bits = [1 << (2 * (n % MASK_CODESETS)) for n in range(codesets)]
 
-    def chunk(n: int) -> int:
-        return n // MASK_CODESETS
-
     def of_codeset(route_bit: int, m: int) -> str:
         # The mask of codeset w.codeset in mask m, by a route (1 source, 2 standard).
         cases = " ".join(
-            f"WHEN {n} THEN {bits[n] * route_bit}" for n in range(codesets) if chunk(n) == m
+            f"WHEN {n} THEN {bits[n] * route_bit}"
+            for n in range(codesets)
+            if n // MASK_CODESETS == m
         )
         return f"CAST(CASE w.codeset {cases} ELSE 0 END AS BIGINT)"
 
@@ -1551,7 +1551,7 @@ def _patients_by_route(mapping: CdmMapping, codes_sql: str, codesets: int) -> li
     per_patient = ", ".join(f"BIT_OR(m{m}) AS m{m}" for m in masks)
     counts = []
     for n in range(codesets):
-        mask, source, both = f"m{chunk(n)}", bits[n], 3 * bits[n]
+        mask, source, both = f"m{n // MASK_CODESETS}", bits[n], 3 * bits[n]
         counts += [
             f"COUNT(*) FILTER (WHERE ({mask} & {source}) <> 0)",
             f"COUNT(*) FILTER (WHERE ({mask} & {2 * source}) <> 0)",
